@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ringpool - a kernel-assisted, concurrency-regulating thread pool.
+ *
+ * One pool holds the number of *running* workers at the number of physical
+ * cores the process may use.  A worker that blocks (announced by
+ * rp_blocking_begin(), or detected by the pool) is replaced at once; a
+ * worker leaving a hinted block waits for a free slot before it returns to
+ * user code; idle workers are woken last-in-first-out.  See ringpool(7).
+ *
+ * Conventions, stated once:
+ *  - Every function is MT-Safe unless its comment says otherwise.
+ *  - Every int function returns 0 or a negative errno value; errno itself is
+ *    unspecified after any rp_ call.  On failure nothing was changed.
+ *  - If a function that takes a callback returns an error, the callback will
+ *    never be called.
+ *  - A NULL pool argument means the default pool (rp_pool_default()).
+ */
+#ifndef RINGPOOL_H
+#define RINGPOOL_H
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RINGPOOL_VERSION_MAJOR 0
+#define RINGPOOL_VERSION_MINOR 1
+
+typedef struct rp_pool rp_pool;
+typedef struct rp_work rp_work;
+typedef void rp_fn(void *arg);
+
+enum rp_priority { RP_PRIORITY_HIGH, RP_PRIORITY_NORMAL, RP_PRIORITY_LOW };
+
+struct rp_pool_opts {
+	unsigned concurrency;     /* running-worker target; 0: physical cores usable */
+	unsigned min_threads;     /* idle workers never retired below this; default 0 */
+	unsigned max_threads;     /* hard cap on workers; 0: library default */
+	unsigned idle_timeout_ms; /* an idle worker retires after this; 0: default */
+	const char *name;         /* thread name prefix; NULL: "ringpool" */
+	unsigned flags;           /* 0 */
+	unsigned resv[6];         /* must be zero */
+};
+
+struct rp_stats {
+	unsigned concurrency;              /* target in force */
+	unsigned threads;                  /* workers alive */
+	unsigned idle;                     /* parked */
+	unsigned running;                  /* in a callback, counted against the target */
+	unsigned blocked;                  /* in a callback, blocked (hinted or detected) */
+	unsigned long long queued;         /* accepted, not yet started */
+	unsigned long long completed;      /* callbacks finished */
+	unsigned long long threads_created;
+	unsigned long long threads_retired;
+	unsigned long long blocks_hinted;
+	unsigned long long blocks_detected;
+	unsigned long long resv[8];
+};
+
+/*
+ * rp_pool_create - create a pool.
+ * Context: any thread.  @opts may be NULL (all defaults); @opts->name is
+ *   copied.  Workers are started on demand, never more than max_threads.
+ * Return: 0 and *@poolp set; -EINVAL for a NULL @poolp, non-zero flags or
+ *   resv, min_threads > max_threads or concurrency > max_threads; -ENOMEM;
+ *   -EAGAIN if min_threads workers cannot be started.  *@poolp is untouched
+ *   on failure.
+ */
+int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts);
+
+/*
+ * rp_pool_default - the process-wide default pool.
+ * Context: any thread; created on first use with default options (and the
+ *   environment variables of ringpool(7)), exactly once however many threads
+ *   race.  Never destroyed: it lives until the process exits.
+ * Return: the pool, or NULL if it could not be created (a later call tries
+ *   again).  In a child process after fork(), a new default pool.
+ */
+rp_pool *rp_pool_default(void);
+
+/*
+ * rp_pool_destroy - run all accepted work, then stop and free the pool.
+ * Context: any thread that is not a worker of @pool; MT-Unsafe with respect
+ *   to @pool: no other call may use @pool once destroy has been called,
+ *   except from callbacks that are still running on it (they may post).
+ * Lifetime: all work objects of @pool must have been closed.
+ * Return: 0; -EINVAL if @pool is NULL or the default pool; -EDEADLK from a
+ *   callback of @pool; -EBUSY if work objects of @pool are still open.  On
+ *   error the pool is unchanged.
+ */
+int rp_pool_destroy(rp_pool *pool);
+
+/*
+ * rp_pool_stats - a snapshot of the pool's counters.
+ * Context: any thread; wait-free.  Each field is read atomically; the
+ *   snapshot as a whole is consistent to within the callbacks that change
+ *   state while it is taken.
+ * Return: 0; -EINVAL if @st is NULL; -ENOMEM if @pool is NULL and the
+ *   default pool cannot be created.
+ */
+int rp_pool_stats(rp_pool *pool, struct rp_stats *st);
+
+/*
+ * rp_post, rp_post_prio - run @fn(@arg) once on @pool.
+ * Context: any thread, including callbacks; never blocks; lock-free while
+ *   the pool is saturated.  Allocates nothing in steady state.
+ * Return: 0; -EINVAL for a NULL @fn or an unknown @prio; -ENOMEM; -ECHILD
+ *   for a pool inherited across fork().
+ */
+int rp_post(rp_pool *pool, rp_fn *fn, void *arg);
+int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
+
+/*
+ * rp_work_create - a reusable work object that runs @fn(@arg) at normal
+ *   priority once per submission.
+ * Context: any thread.
+ * Return: 0 and *@workp set; -EINVAL for NULL @workp or @fn; -ENOMEM.
+ */
+int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
+
+/*
+ * rp_work_submit - queue one more callback of @work.  Submissions may
+ *   overlap: two submits give two callbacks, possibly at once.
+ * Context: any thread, including @work's own callback; never blocks; never
+ *   allocates.
+ * Return: 0; -EINVAL if @work is NULL or closed.
+ */
+int rp_work_submit(rp_work *work);
+
+/*
+ * rp_work_wait - wait until every callback of @work submitted so far has
+ *   returned.  With @cancel_pending, submissions not yet started are
+ *   dropped instead (they never run).
+ * Context: any thread except a callback of @work.  Inside a callback of
+ *   another work object of the same pool, the wait is a hinted block, so it
+ *   never deadlocks the pool.
+ * Return: 0; -EINVAL if @work is NULL; -EDEADLK from @work's own callback.
+ */
+int rp_work_wait(rp_work *work, bool cancel_pending);
+
+/*
+ * rp_work_close - release @work.
+ * Context: any thread, including @work's own callback; does not block.
+ * Lifetime: submissions already made still run; the object is freed once
+ *   they are done.  Do not use @work after this call.
+ * Return: 0; -EINVAL if @work is NULL.
+ */
+int rp_work_close(rp_work *work);
+
+/*
+ * rp_blocking_begin, rp_blocking_end - bracket a call that may block.
+ * Context: any thread; no-ops outside pool workers.  Nestable: only the
+ *   outermost pair counts.  rp_blocking_begin() releases the caller's slot
+ *   (and a replacement, if work is waiting); rp_blocking_end() waits for a
+ *   free slot before it returns.  Unbalanced calls are ignored.
+ */
+void rp_blocking_begin(void);
+void rp_blocking_end(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGPOOL_H */

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private structures of ringpool.
+ *
+ * Access rules, tagged on every field (after the kernel's workqueue.c):
+ *   I: set before the object is published, read-only afterwards.
+ *   L: protected by pool->lock.
+ *   A: atomic; any thread, ordering stated where it matters.
+ *   W: owned by the worker thread itself (others may read with A: fields only).
+ *   R: owned by the regulator thread.
+ *
+ * Lock order: pool->lock is the only pool-wide lock; the queue overflow lock
+ * and the backend's sender lock are leaves taken with nothing else held, or
+ * under pool->lock, and never take pool->lock themselves.
+ */
+#ifndef RINGPOOL_INTERNAL_H
+#define RINGPOOL_INTERNAL_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <ringpool.h>
+
+#define RP_EXPORT __attribute__((visibility("default")))
+#define RP_CACHELINE 64
+#define rp_likely(x) __builtin_expect(!!(x), 1)
+#define rp_unlikely(x) __builtin_expect(!!(x), 0)
+#define rp_aligned __attribute__((aligned(RP_CACHELINE)))
+
+#ifdef NDEBUG
+#define rp__assert_held(m) ((void)(m))
+#else
+#define rp__assert_held(m) rp__assert_held_fn(m)
+void rp__assert_held_fn(pthread_mutex_t *m);
+#endif
+
+/* Defaults, stated in ringpool(7). */
+#define RP_DEFAULT_MAX_THREADS 2048u
+#define RP_DEFAULT_IDLE_TIMEOUT_MS 10000u
+#define RP_RING_EXTRA 4u        /* rings beyond C: the hot workers */
+#define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C */
+#define RP_PROC_FD_MAX 64u      /* cached /proc stat descriptors */
+#define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
+#define RP_SAMPLE_PERIOD_US 1000u
+#define RP_NPRIO 3
+
+/* ------------------------------------------------------------------ queue.c */
+
+/*
+ * A bounded MPMC ring (Vyukov's sequence-numbered cells) with a mutex-guarded
+ * overflow list behind it, so that posting never fails for want of room and
+ * the common case takes no lock.  Entries are stored by value: posting needs
+ * no allocation unless the ring is full.
+ */
+struct rp_cell {
+	_Atomic size_t seq; /* A: stored as (sequence - index), so zeroed memory is a fresh ring */
+	rp_fn *fn;
+	void *arg;
+};
+
+struct rp_ovf {
+	struct rp_ovf *next;
+	rp_fn *fn;
+	void *arg;
+};
+
+struct rp_queue {
+	rp_aligned _Atomic size_t head;  /* A: next position to fill */
+	rp_aligned _Atomic size_t tail;  /* A: next position to take */
+	rp_aligned size_t mask;          /* I */
+	struct rp_cell *cells;           /* I */
+	_Atomic size_t ovf_len;          /* A: entries in the overflow list */
+	pthread_mutex_t ovf_lock;
+	struct rp_ovf *ovf_head, *ovf_tail; /* ovf_lock */
+};
+
+int rp__queue_init(struct rp_queue *q, size_t capacity);
+void rp__queue_fini(struct rp_queue *q);
+int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
+bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg);
+size_t rp__queue_len(struct rp_queue *q);
+
+/* ------------------------------------------------------------------ topology.c */
+
+unsigned rp__topology_cores(const cpu_set_t *mask, size_t setsize, const char *sysfs_cpu);
+unsigned rp__topology_cgroup_cap(const char *proc_cgroup, const char *cgroup_root);
+unsigned rp__topology_parse_env(const char *s);
+unsigned rp__topology_concurrency(void);
+
+/* ------------------------------------------------------------------ worker */
+
+/*
+ * A worker's state, as the regulator and the slot accounting see it.  Only
+ * the worker moves itself between states, except RUN -> DETECTED (regulator)
+ * and DETECTED -> RUN (regulator or worker, whoever wins the CAS: the winner
+ * takes the slot back).
+ */
+enum rp_wstate {
+	RP_W_IDLE,     /* parked, or about to park: holds no slot */
+	RP_W_SEEK,     /* holds a slot, looking for work (spinning or just woken) */
+	RP_W_RUN,      /* holds a slot, in a callback */
+	RP_W_HINTED,   /* in a callback, inside rp_blocking_begin/end: no slot */
+	RP_W_DETECTED, /* in a callback, seen blocked by the regulator: no slot */
+};
+
+/* What a wake-up tells a parked worker. */
+enum rp_wake {
+	RP_WAKE_NONE = 0,
+	RP_WAKE_WORK,    /* a slot was reserved for you: run hand_fn, or pull */
+	RP_WAKE_ADMIT,   /* rp_blocking_end: a slot was reserved for you */
+	RP_WAKE_EXIT,    /* the pool is being destroyed */
+};
+
+struct rp_monitor {
+	int perf_fd;                 /* W: -1 if none */
+	void *perf_map;              /* W: perf ring (meta page + 1 data page) */
+	int proc_fd;                 /* R: cached /proc stat fd, -1 if none */
+	uint64_t last_head;          /* R: perf data_head seen at the last sample */
+	unsigned last_seq;           /* R: task_seq seen at the last sample */
+	unsigned strikes;            /* R: consecutive samples seen off CPU */
+};
+
+struct rp_ring;
+
+struct rp_worker {
+	struct rp_pool *pool;          /* I */
+	pthread_t thread;              /* I */
+	_Atomic pid_t tid;             /* A: set by the worker once it runs */
+	unsigned id;                   /* I: for the thread name */
+
+	_Atomic int state;             /* A: enum rp_wstate */
+	_Atomic unsigned task_seq;     /* A: bumped by the worker at each callback start */
+	_Atomic unsigned long long completed; /* A: written by the worker only */
+
+	_Atomic uint32_t wake;         /* A: enum rp_wake; futex word; set by the waker (release) */
+	_Atomic unsigned kicks;        /* A: wake-ups in flight to this worker; it may not
+	                                *    close its ring or exit while non-zero */
+	rp_fn *hand_fn;                /* L: task handed over in the wake-up, or NULL */
+	void *hand_arg;                /* L */
+
+	struct rp_worker *idle_next;   /* L: LIFO idle stack links */
+	struct rp_worker *idle_prev;   /* L */
+	bool on_idle;                  /* L */
+	struct rp_worker *adm_next;    /* L: admission FIFO link */
+	bool on_adm;                   /* L */
+	size_t index;                  /* L: slot in pool->workers */
+	bool retiring;                 /* L */
+	bool born_idle;                /* I, then W: started without a slot */
+
+	int block_depth;               /* W: rp_blocking_begin nesting */
+	unsigned skips;                /* W: starts taken over a waiting lower queue */
+	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
+
+	/* W (A for readers): io_uring inbox, or NULL: park on the futex.  Stable
+	 * while the worker is on the idle stack (backend.h). */
+	_Atomic(struct rp_ring *) ring;
+	struct rp_monitor mon;         /* see tags inside */
+};
+
+/* The worker running on this thread, if any (any pool). */
+extern __thread struct rp_worker *rp__self;
+
+/* ------------------------------------------------------------------ backend.h */
+#include "backend.h"
+
+/* ------------------------------------------------------------------ regulator */
+
+struct rp_regulator {
+	_Atomic uint32_t active;       /* A: futex word: 1 while it samples or is asked to */
+	_Atomic bool stop;             /* A */
+	_Atomic bool started;          /* A; set under pool->lock */
+	pthread_t thread;              /* L */
+	_Atomic unsigned monitors;     /* A: perf monitors held */
+	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
+	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
+};
+
+/* ------------------------------------------------------------------ pool */
+
+struct rp_pool {
+	/* I: configuration */
+	unsigned concurrency;
+	unsigned min_threads;
+	unsigned max_threads;
+	unsigned idle_timeout_ms;
+	char name[12];
+	unsigned fork_gen;
+	bool is_default;
+	const struct rp_backend_ops *ops;
+
+	struct rp_queue q[RP_NPRIO];
+
+	/* A: hot counters, each on its own line. */
+	rp_aligned _Atomic unsigned running;  /* slots held (SEEK + RUN workers) */
+	rp_aligned _Atomic unsigned nspinning; /* workers in SEEK spinning for work */
+	_Atomic unsigned nidle;               /* on the idle stack */
+	_Atomic unsigned nadmit;              /* waiting for admission */
+	_Atomic unsigned nhand;               /* tasks handed over, not yet started */
+	rp_aligned _Atomic unsigned nthreads; /* workers alive */
+	_Atomic unsigned nblocked;            /* HINTED + DETECTED */
+	_Atomic unsigned nworks;              /* open work objects */
+	_Atomic unsigned long long ndropped;  /* cancelled entries still in the queues */
+	_Atomic unsigned long long threads_created, threads_retired;
+	_Atomic unsigned long long blocks_hinted, blocks_detected;
+	_Atomic unsigned long long completed_retired; /* completed by retired workers */
+	_Atomic bool closing;                 /* destroy has begun */
+
+	/* L: */
+	rp_aligned pthread_mutex_t lock;
+	pthread_cond_t quiesce;               /* destroy waits here */
+	struct rp_worker *idle_top;
+	struct rp_worker *adm_head, *adm_tail;
+	struct rp_worker **workers;           /* all alive workers */
+	size_t nworkers, workers_cap;
+	unsigned next_id;
+	bool stopping;                        /* workers must exit */
+	unsigned nactive;                     /* workers not parked idle: destroy waits for 0 */
+
+	/* Backend state (rings, sender), see backend_uring.c. */
+	struct rp_backend_pool bk;
+
+	/* Regulator, see regulator.c. */
+	struct rp_regulator reg;
+};
+
+/* pool.c */
+extern _Atomic unsigned rp__fork_gen;
+bool rp__pool_valid(const rp_pool *pool);
+rp_pool *rp__pool_resolve(rp_pool *pool);
+
+/* worker.c: slots, wake-ups, the worker loop */
+bool rp__slot_try_acquire(rp_pool *pool);
+void rp__slot_release(rp_pool *pool);
+void rp__release_worker(rp_pool *pool);
+int rp__spawn_locked(rp_pool *pool, rp_fn *fn, void *arg);
+int rp__spawn_idle_locked(rp_pool *pool);
+bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
+void rp__wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why);
+void rp__admission_wait(struct rp_worker *w);
+bool rp__queues_empty(rp_pool *pool);
+unsigned long long rp__queued(rp_pool *pool);
+void rp__workers_stop(rp_pool *pool);
+
+/* post.c */
+int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
+
+/* blocking.c */
+void rp__block_begin(struct rp_worker *w);
+void rp__block_end(struct rp_worker *w);
+
+/* monitor.c: is a running worker off CPU? */
+void rp__monitor_init(struct rp_monitor *m);
+void rp__monitor_attach(rp_pool *pool, struct rp_worker *w); /* in the worker */
+void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w);  /* R, pool->lock */
+bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* R, pool->lock */
+const char *rp__monitor_kind(const struct rp_worker *w);
+
+/* regulator.c */
+void rp__regulator_kick(rp_pool *pool);
+void rp__regulator_stop(rp_pool *pool);
+
+/* Small helpers. */
+static inline uint64_t rp__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void rp__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+int rp__futex_wait(_Atomic uint32_t *word, uint32_t expect, const struct timespec *rel);
+void rp__futex_wake(_Atomic uint32_t *word, int n);
+
+#endif /* RINGPOOL_INTERNAL_H */

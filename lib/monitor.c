@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Is a worker that runs a callback actually on a CPU?  Two ways to tell:
+ *
+ *  - perf switch records (preferred): a PERF_COUNT_SW_DUMMY event with
+ *    context_switch = 1 on the worker's thread makes the kernel append an
+ *    8-byte record to a ring at every switch out and in.  The ring is mapped
+ *    read-only, which puts it in overwrite mode (no consumer, never full),
+ *    so the newest record sits just below data_head and reading it is a
+ *    memory load.  A switch-out without PERF_RECORD_MISC_SWITCH_OUT_PREEMPT
+ *    means the thread went to sleep.
+ *  - /proc/self/task/TID/stat, re-read with pread() at offset 0 (the file is
+ *    regenerated on every read): state S or D means asleep.
+ *
+ * A worker counts as blocked after two consecutive samples see it asleep in
+ * the same callback (with perf: with no switch in between), so a blip
+ * shorter than one sample period never releases a replacement.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Set once perf_event_open() is refused for good (paranoid level, seccomp):
+ * every later worker goes straight to /proc sampling. */
+static _Atomic bool perf_refused;
+
+static bool perf_wanted(void)
+{
+	const char *s = getenv("RINGPOOL_MONITOR");
+
+	return !(s && !strcmp(s, "proc")) && !atomic_load_explicit(&perf_refused, memory_order_relaxed);
+}
+
+void rp__monitor_init(struct rp_monitor *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->perf_fd = -1;
+	m->proc_fd = -1;
+}
+
+/*
+ * Open the worker's perf monitor, within the pool's budget (C + a few: the
+ * workers most likely to run).  Context: the worker thread, at start.
+ */
+void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
+{
+	struct perf_event_attr attr;
+	size_t len = 2 * (size_t)sysconf(_SC_PAGESIZE);
+	void *map;
+	int fd;
+
+	if (!perf_wanted())
+		return;
+	if (atomic_fetch_add(&pool->reg.monitors, 1) >= pool->concurrency + RP_MONITOR_EXTRA)
+		goto out_budget;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_DUMMY;
+	attr.context_switch = 1;
+	/* Required at perf_event_paranoid 2; switch records still come. */
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
+			  PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
+		    errno == EINVAL || errno == EOPNOTSUPP)
+			atomic_store(&perf_refused, true);
+		goto out_budget;
+	}
+	/* One metadata page and one data page: 512 records of 8 bytes. The
+	 * mapping fails with EPERM once perf_event_mlock_kb and RLIMIT_MEMLOCK
+	 * are spent; this worker is then sampled through /proc. */
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		close(fd);
+		goto out_budget;
+	}
+	pthread_mutex_lock(&pool->lock);
+	w->mon.perf_fd = fd;
+	w->mon.perf_map = map;
+	pthread_mutex_unlock(&pool->lock);
+	return;
+out_budget:
+	atomic_fetch_sub(&pool->reg.monitors, 1);
+}
+
+/* Context: pool->lock held (the regulator reads these under it). */
+void rp__monitor_detach(rp_pool *pool, struct rp_worker *w)
+{
+	struct rp_monitor *m = &w->mon;
+
+	rp__assert_held(&pool->lock);
+	if (m->perf_map) {
+		munmap(m->perf_map, 2 * (size_t)sysconf(_SC_PAGESIZE));
+		close(m->perf_fd);
+		atomic_fetch_sub(&pool->reg.monitors, 1);
+		m->perf_map = NULL;
+		m->perf_fd = -1;
+	}
+	if (m->proc_fd >= 0) {
+		close(m->proc_fd);
+		atomic_fetch_sub(&pool->reg.proc_fds, 1);
+		m->proc_fd = -1;
+	}
+}
+
+const char *rp__monitor_kind(const struct rp_worker *w)
+{
+	return w->mon.perf_map ? "perf" : "proc";
+}
+
+enum oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
+
+/* The newest switch record.  Return: its verdict, and the ring head in *@head. */
+static enum oncpu perf_sample(struct rp_monitor *m, uint64_t *head)
+{
+	struct perf_event_mmap_page *pg = m->perf_map;
+	const struct perf_event_header *h;
+	uint64_t size, off;
+	unsigned char *data;
+
+	/* Pairs with the kernel's store-release of data_head after it wrote
+	 * the record. */
+	*head = __atomic_load_n(&pg->data_head, __ATOMIC_ACQUIRE);
+	if (*head == 0)
+		return ONCPU_YES; /* never switched out since the monitor began */
+	size = pg->data_size ? pg->data_size : (uint64_t)sysconf(_SC_PAGESIZE);
+	off = pg->data_offset ? pg->data_offset : (uint64_t)sysconf(_SC_PAGESIZE);
+	data = (unsigned char *)m->perf_map + off;
+	h = (const struct perf_event_header *)(data + ((*head - sizeof(*h)) & (size - 1)));
+	if (h->type != PERF_RECORD_SWITCH || h->size != sizeof(*h))
+		return ONCPU_UNKNOWN;
+	if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) && !(h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT))
+		return ONCPU_NO;
+	return ONCPU_YES;
+}
+
+static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
+{
+	struct rp_monitor *m = &w->mon;
+	char buf[256], path[64];
+	int fd = m->proc_fd;
+	ssize_t n;
+	char *p;
+
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)atomic_load(&w->tid));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return ONCPU_UNKNOWN; /* EMFILE: try again next round */
+		if (atomic_fetch_add(&pool->reg.proc_fds, 1) < RP_PROC_FD_MAX)
+			m->proc_fd = fd;
+		else
+			atomic_fetch_sub(&pool->reg.proc_fds, 1);
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (fd != m->proc_fd)
+		close(fd);
+	if (n <= 0)
+		return ONCPU_UNKNOWN;
+	buf[n] = '\0';
+	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return ONCPU_UNKNOWN;
+	switch (p[2]) {
+	case 'S':
+	case 'D':
+		return ONCPU_NO;
+	case 'R':
+		return ONCPU_YES;
+	default:
+		return ONCPU_UNKNOWN;
+	}
+}
+
+/*
+ * Has @w, in state RUN, been off CPU since the last sample, in the same
+ * callback?  Context: the regulator, pool->lock held.
+ */
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w)
+{
+	struct rp_monitor *m = &w->mon;
+	unsigned seq = atomic_load_explicit(&w->task_seq, memory_order_relaxed);
+	uint64_t head = 0;
+	enum oncpu v = ONCPU_UNKNOWN;
+	bool same;
+
+	rp__assert_held(&pool->lock);
+	if (m->perf_map)
+		v = perf_sample(m, &head);
+	if (v == ONCPU_UNKNOWN)
+		v = proc_sample(pool, w);
+	if (v != ONCPU_NO) {
+		m->strikes = 0;
+		return false;
+	}
+	same = seq == m->last_seq && (!m->perf_map || head == m->last_head);
+	m->strikes = same ? m->strikes + 1 : 1;
+	m->last_seq = seq;
+	m->last_head = head;
+	if (m->strikes < 2)
+		return false;
+	m->strikes = 0;
+	return true;
+}
+
+/*
+ * Is @w, in state DETECTED, back on a CPU?  Only perf answers this for free;
+ * without it the worker takes its slot back itself when the callback ends.
+ * Context: the regulator, pool->lock held.
+ */
+bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w)
+{
+	uint64_t head;
+
+	rp__assert_held(&pool->lock);
+	return w->mon.perf_map && perf_sample(&w->mon, &head) == ONCPU_YES;
+}

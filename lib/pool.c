@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/* Pool lifecycle: create, the default pool, destroy, stats, fork. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Atomic unsigned rp__fork_gen;
+
+static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(rp_pool *) default_pool;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * fork() copies only the calling thread: the parent's workers do not exist
+ * in the child, and their locks may be held.  The child forgets the
+ * parent's pools (calls on them return -ECHILD) and makes a new default pool
+ * on first use.  The parent's pools are untouched.
+ */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&default_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&default_lock);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&default_lock, NULL);
+	atomic_fetch_add(&rp__fork_gen, 1);
+	atomic_store(&default_pool, NULL);
+	rp__self = NULL;
+}
+
+static void atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+bool rp__pool_valid(const rp_pool *pool)
+{
+	return pool->fork_gen == atomic_load_explicit(&rp__fork_gen, memory_order_relaxed);
+}
+
+rp_pool *rp__pool_resolve(rp_pool *pool)
+{
+	return pool ? pool : rp_pool_default();
+}
+
+static const struct rp_backend_ops *pick_backend(void)
+{
+	const char *s = getenv("RINGPOOL_BACKEND");
+
+	if (s && !strcmp(s, "futex"))
+		return &rp__backend_futex;
+	return &rp__backend_uring;
+}
+
+static void pool_free(rp_pool *pool)
+{
+	for (int p = 0; p < RP_NPRIO; p++)
+		if (pool->q[p].cells)
+			rp__queue_fini(&pool->q[p]);
+	pthread_cond_destroy(&pool->quiesce);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool->workers);
+	free(pool);
+}
+
+RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
+{
+	struct rp_pool_opts o = { 0 };
+	pthread_condattr_t ca;
+	rp_pool *pool;
+	int ret;
+
+	if (!poolp)
+		return -EINVAL;
+	if (opts)
+		o = *opts;
+	if (o.flags)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(o.resv) / sizeof(o.resv[0]); i++)
+		if (o.resv[i])
+			return -EINVAL;
+	if (o.max_threads && (o.min_threads > o.max_threads || o.concurrency > o.max_threads))
+		return -EINVAL;
+	if (!o.concurrency)
+		o.concurrency = rp__topology_concurrency();
+	if (!o.max_threads)
+		o.max_threads = o.concurrency > RP_DEFAULT_MAX_THREADS ? o.concurrency
+								       : RP_DEFAULT_MAX_THREADS;
+	if (o.min_threads > o.max_threads || o.concurrency > o.max_threads)
+		return -EINVAL;
+
+	pthread_once(&atfork_once, atfork_register);
+	pool = aligned_alloc(RP_CACHELINE, (sizeof(*pool) + RP_CACHELINE - 1) & ~(size_t)(RP_CACHELINE - 1));
+	if (!pool)
+		return -ENOMEM;
+	memset(pool, 0, sizeof(*pool));
+	pool->concurrency = o.concurrency;
+	pool->min_threads = o.min_threads;
+	pool->max_threads = o.max_threads;
+	pool->idle_timeout_ms = o.idle_timeout_ms ? o.idle_timeout_ms : RP_DEFAULT_IDLE_TIMEOUT_MS;
+	/* Room for "-NNNN" in the 15 bytes a thread name may have. */
+	snprintf(pool->name, sizeof(pool->name), "%s", o.name ? o.name : "ringpool");
+	pool->fork_gen = atomic_load(&rp__fork_gen);
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool->quiesce, &ca);
+	pthread_condattr_destroy(&ca);
+	for (int p = 0; p < RP_NPRIO; p++) {
+		/* NORMAL carries most work; the others need less room before
+		 * they overflow to the (slower, unbounded) list. */
+		ret = rp__queue_init(&pool->q[p], p == RP_PRIORITY_NORMAL ? 16384 : 4096);
+		if (ret)
+			goto fail;
+	}
+
+	pool->ops = pick_backend();
+	ret = pool->ops->pool_init(pool);
+	if (ret == -ENOSYS && pool->ops == &rp__backend_uring && !getenv("RINGPOOL_BACKEND")) {
+		/* io_uring is missing, disabled or filtered: the portable
+		 * backend serves instead. */
+		pool->ops = &rp__backend_futex;
+		ret = pool->ops->pool_init(pool);
+	}
+	if (ret)
+		goto fail;
+
+	pthread_mutex_lock(&pool->lock);
+	for (unsigned i = 0; i < o.min_threads; i++) {
+		ret = rp__spawn_idle_locked(pool);
+		if (ret) {
+			pthread_mutex_unlock(&pool->lock);
+			goto fail_threads;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	*poolp = pool;
+	return 0;
+
+fail_threads:
+	/* Stop the workers that did start; the pool is quiescent. */
+	pthread_mutex_lock(&pool->lock);
+	pool->min_threads = 0;
+	while (pool->nactive)
+		pthread_cond_wait(&pool->quiesce, &pool->lock);
+	rp__workers_stop(pool);
+	while (atomic_load(&pool->nthreads))
+		pthread_cond_wait(&pool->quiesce, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	pool->ops->pool_fini(pool);
+	ret = ret == -ENOMEM ? -ENOMEM : -EAGAIN;
+fail:
+	pool_free(pool);
+	return ret;
+}
+
+RP_EXPORT rp_pool *rp_pool_default(void)
+{
+	rp_pool *pool = atomic_load_explicit(&default_pool, memory_order_acquire);
+
+	if (rp_likely(pool))
+		return pool;
+	pthread_mutex_lock(&default_lock);
+	pool = atomic_load_explicit(&default_pool, memory_order_relaxed);
+	if (!pool && rp_pool_create(&pool, NULL) == 0) {
+		pool->is_default = true;
+		/* Pairs with the acquire above: a thread that sees the
+		 * pointer sees a fully built pool. */
+		atomic_store_explicit(&default_pool, pool, memory_order_release);
+	}
+	pthread_mutex_unlock(&default_lock);
+	return pool;
+}
+
+/* All accepted work has run: every worker is parked and nothing is queued. */
+static bool quiescent_locked(rp_pool *pool)
+{
+	rp__assert_held(&pool->lock);
+	return !pool->nactive && rp__queues_empty(pool) &&
+	       !atomic_load(&pool->nhand) && !atomic_load(&pool->nadmit);
+}
+
+RP_EXPORT int rp_pool_destroy(rp_pool *pool)
+{
+	if (!pool || pool->is_default)
+		return -EINVAL;
+	if (!rp__pool_valid(pool))
+		return -ECHILD;
+	if (rp__self && rp__self->pool == pool)
+		return -EDEADLK;
+	if (atomic_load(&pool->nworks))
+		return -EBUSY;
+
+	atomic_store(&pool->closing, true);
+	pthread_mutex_lock(&pool->lock);
+	while (!quiescent_locked(pool)) {
+		/* The last worker to park broadcasts; the timeout covers work
+		 * queued by a callback just before its worker parked. */
+		struct timespec ts;
+		uint64_t t = rp__now_ns() + 10000000u;
+
+		ts.tv_sec = (time_t)(t / 1000000000u);
+		ts.tv_nsec = (long)(t % 1000000000u);
+		pthread_cond_timedwait(&pool->quiesce, &pool->lock, &ts);
+	}
+	rp__workers_stop(pool);
+	while (atomic_load(&pool->nthreads))
+		pthread_cond_wait(&pool->quiesce, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+
+	rp__regulator_stop(pool);
+	pool->ops->pool_fini(pool);
+	pool_free(pool);
+	return 0;
+}
+
+RP_EXPORT int rp_pool_stats(rp_pool *pool, struct rp_stats *st)
+{
+	unsigned long long completed, dropped, queued;
+	unsigned running, spinning;
+
+	if (!st)
+		return -EINVAL;
+	pool = rp__pool_resolve(pool);
+	if (!pool)
+		return -ENOMEM;
+	if (!rp__pool_valid(pool))
+		return -ECHILD;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&pool->lock);
+	completed = atomic_load(&pool->completed_retired);
+	for (size_t i = 0; i < pool->nworkers; i++)
+		completed += atomic_load_explicit(&pool->workers[i]->completed, memory_order_relaxed);
+	st->threads = atomic_load(&pool->nthreads);
+	st->idle = atomic_load(&pool->nidle);
+	pthread_mutex_unlock(&pool->lock);
+
+	st->concurrency = pool->concurrency;
+	running = atomic_load(&pool->running);
+	spinning = atomic_load(&pool->nspinning);
+	st->running = running > spinning ? running - spinning : 0;
+	st->blocked = atomic_load(&pool->nblocked);
+	queued = rp__queued(pool);
+	dropped = atomic_load(&pool->ndropped);
+	st->queued = queued > dropped ? queued - dropped : 0;
+	st->completed = completed;
+	st->threads_created = atomic_load(&pool->threads_created);
+	st->threads_retired = atomic_load(&pool->threads_retired);
+	st->blocks_hinted = atomic_load(&pool->blocks_hinted);
+	st->blocks_detected = atomic_load(&pool->blocks_detected);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* rp_post, rp_post_prio: one call of fn(arg) on a pool. */
+#include "internal.h"
+
+/*
+ * Queue @fn(@arg), or hand it to an idle worker in its wake-up.  A saturated
+ * pool (no free slot, or a spinning worker) takes only the lock-free push
+ * and a few loads: no system call, no lock.
+ * Context: any thread.  Return: 0 or -ENOMEM; nothing queued on error.
+ */
+int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
+{
+	int ret;
+
+	if (rp__handoff(pool, fn, arg))
+		return 0;
+	ret = rp__queue_push(&pool->q[prio], fn, arg);
+	if (ret)
+		return ret;
+	/* Pairs (a) and (b) in worker.c: the push is visible before we look
+	 * at running, nspinning and nidle, or a parking worker sees it. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&pool->nspinning, memory_order_relaxed))
+		return 0;
+	if (atomic_load_explicit(&pool->running, memory_order_relaxed) < pool->concurrency)
+		rp__release_worker(pool);
+	else
+		rp__regulator_kick(pool);
+	return 0;
+}
+
+RP_EXPORT int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
+{
+	if (!fn || (unsigned)prio >= RP_NPRIO)
+		return -EINVAL;
+	pool = rp__pool_resolve(pool);
+	if (!pool)
+		return -ENOMEM;
+	if (!rp__pool_valid(pool))
+		return -ECHILD;
+	return rp__post(pool, prio, fn, arg);
+}
+
+RP_EXPORT int rp_post(rp_pool *pool, rp_fn *fn, void *arg)
+{
+	return rp_post_prio(pool, RP_PRIORITY_NORMAL, fn, arg);
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reusable work objects.  A submission queues the object itself (its
+ * trampoline and its address), so submitting never allocates; the object
+ * counts its queued entries and frees itself when it is closed and the last
+ * of them has run.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+struct rp_work {
+	rp_pool *pool;                   /* I */
+	rp_fn *fn;                       /* I */
+	void *arg;                       /* I */
+	/* A: queued entries (high 32 bits) and how many of those are to be
+	 * dropped unrun (low 32 bits), changed together by CAS. */
+	_Atomic uint64_t queue;
+	_Atomic unsigned long long submitted; /* A */
+	_Atomic unsigned long long finished;  /* A: returned or dropped */
+	_Atomic uint32_t seq;            /* A: futex word, bumped when finished moves */
+	_Atomic unsigned waiters;        /* A */
+	_Atomic unsigned refs;           /* A: 1 while open + one per queued or running entry */
+	_Atomic bool closed;             /* A */
+};
+
+#define Q_ONE (UINT64_C(1) << 32)
+#define Q_ENTRIES(v) ((uint32_t)((v) >> 32))
+#define Q_DROPS(v) ((uint32_t)(v))
+
+static void work_put(rp_work *work)
+{
+	if (atomic_fetch_sub(&work->refs, 1) == 1)
+		free(work);
+}
+
+/* Count @n more callbacks finished and wake waiters.  Pairs with the waiter
+ * registration in rp_work_wait(): finished moves before waiters is read. */
+static void work_finished(rp_work *work, unsigned n)
+{
+	atomic_fetch_add(&work->finished, n);
+	if (atomic_load(&work->waiters)) {
+		atomic_fetch_add(&work->seq, 1);
+		rp__futex_wake(&work->seq, INT_MAX);
+	}
+}
+
+/* The entry a submission queues. */
+static void work_run(void *p)
+{
+	rp_work *work = p;
+	uint64_t v = atomic_load(&work->queue), nv;
+	bool drop;
+
+	do {
+		drop = Q_DROPS(v) > 0;
+		nv = v - Q_ONE - (drop ? 1 : 0);
+	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
+
+	struct rp_worker *self = rp__self;
+
+	if (drop) {
+		/* Cancelled: rp_work_wait() already counted it finished, and it
+		 * is no completed callback either: undo the count run_task()
+		 * is about to add (the counter is this worker's own). */
+		atomic_fetch_sub_explicit(&work->pool->ndropped, 1, memory_order_relaxed);
+		atomic_store_explicit(&self->completed,
+				      atomic_load_explicit(&self->completed, memory_order_relaxed) - 1,
+				      memory_order_relaxed);
+	} else {
+		self->cur_work = work;
+		work->fn(work->arg);
+		self->cur_work = NULL;
+		work_finished(work, 1);
+	}
+	work_put(work);
+}
+
+RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
+{
+	rp_work *work;
+
+	if (!workp || !fn)
+		return -EINVAL;
+	pool = rp__pool_resolve(pool);
+	if (!pool)
+		return -ENOMEM;
+	if (!rp__pool_valid(pool))
+		return -ECHILD;
+	work = calloc(1, sizeof(*work));
+	if (!work)
+		return -ENOMEM;
+	work->pool = pool;
+	work->fn = fn;
+	work->arg = arg;
+	atomic_init(&work->refs, 1);
+	atomic_fetch_add(&pool->nworks, 1);
+	*workp = work;
+	return 0;
+}
+
+RP_EXPORT int rp_work_submit(rp_work *work)
+{
+	int ret;
+
+	if (!work || atomic_load_explicit(&work->closed, memory_order_relaxed))
+		return -EINVAL;
+	atomic_fetch_add(&work->refs, 1);
+	atomic_fetch_add(&work->queue, Q_ONE);
+	atomic_fetch_add(&work->submitted, 1);
+	ret = rp__post(work->pool, RP_PRIORITY_NORMAL, work_run, work);
+	if (ret) {
+		atomic_fetch_sub(&work->submitted, 1);
+		atomic_fetch_sub(&work->queue, Q_ONE);
+		work_put(work);
+	}
+	return ret;
+}
+
+RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
+{
+	unsigned long long target;
+	struct rp_worker *self = rp__self;
+	bool hinted = false;
+
+	if (!work)
+		return -EINVAL;
+	if (self && self->cur_work == work)
+		return -EDEADLK;
+	target = atomic_load(&work->submitted);
+	if (cancel_pending) {
+		uint64_t v = atomic_load(&work->queue), nv;
+		uint32_t n;
+
+		/* Every queued entry not yet marked becomes a drop; those are
+		 * finished as far as waiters are concerned. */
+		do {
+			n = Q_ENTRIES(v) - Q_DROPS(v);
+			nv = v + n;
+		} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
+		if (n) {
+			atomic_fetch_add_explicit(&work->pool->ndropped, n, memory_order_relaxed);
+			work_finished(work, n);
+		}
+	}
+	if (atomic_load(&work->finished) >= target)
+		return 0;
+
+	/* A wait inside a worker is a hinted block: the pool runs other work
+	 * (perhaps the very callbacks awaited) on a replacement. */
+	if (self) {
+		rp__block_begin(self);
+		hinted = true;
+	}
+	atomic_fetch_add(&work->waiters, 1);
+	for (;;) {
+		uint32_t s = atomic_load(&work->seq);
+
+		if (atomic_load(&work->finished) >= target)
+			break;
+		rp__futex_wait(&work->seq, s, NULL);
+	}
+	atomic_fetch_sub(&work->waiters, 1);
+	if (hinted)
+		rp__block_end(self);
+	return 0;
+}
+
+RP_EXPORT int rp_work_close(rp_work *work)
+{
+	bool was = false;
+
+	if (!work)
+		return -EINVAL;
+	if (!atomic_compare_exchange_strong(&work->closed, &was, true))
+		return -EINVAL;
+	atomic_fetch_sub(&work->pool->nworks, 1);
+	work_put(work);
+	return 0;
+}

@@ -1,0 +1,676 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers: slots, the LIFO idle stack, admission, wake-ups and the loop.
+ *
+ * A *slot* is the right to run user code on a CPU; there are pool->concurrency
+ * of them and pool->running counts those held.  A worker holds a slot while it
+ * runs a callback (RUN) or looks for work (SEEK); it gives it up when it
+ * parks, enters a hinted block, or is seen blocked by the regulator.
+ *
+ * Three places pair "publish, then look" in Dekker fashion; each side does a
+ * seq_cst RMW or fence between its store and its load, so at least one side
+ * sees the other:
+ *   (a) post: push to a queue, fence, read running/nspinning/nidle
+ *       park: nidle++ (lock), running-- (seq_cst), read the queues
+ *   (b) spin: nspinning-- (seq_cst), read the queues
+ *       post: as (a)
+ *   (c) admission: nadmit++ (seq_cst), read running
+ *       slot release: running-- (seq_cst), read nadmit
+ */
+#include "internal.h"
+
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread struct rp_worker *rp__self;
+
+/* How long a worker looks for work before it parks: about the cost of one
+ * wake-up on this class of machine (DESIGN.md: ~6 us in the waker, ~10 us
+ * until the woken thread runs). */
+#define RP_SPIN_NS 8000u
+
+#ifndef NDEBUG
+void rp__assert_held_fn(pthread_mutex_t *m)
+{
+	/* An error-checking trylock would need a different mutex type; a
+	 * successful trylock is proof enough that the caller did not hold it. */
+	if (pthread_mutex_trylock(m) == 0) {
+		fprintf(stderr, "ringpool: lock not held\n");
+		abort();
+	}
+}
+#endif
+
+/* ------------------------------------------------------------------ futex */
+
+int rp__futex_wait(_Atomic uint32_t *word, uint32_t expect, const struct timespec *abs)
+{
+	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
+	 * spurious return needs no recomputation of the timeout. */
+	long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expect, abs,
+			 NULL, FUTEX_BITSET_MATCH_ANY);
+
+	if (r == -1 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+void rp__futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+}
+
+int rp__futex_park(struct rp_worker *w, uint64_t deadline_ns)
+{
+	struct timespec ts, *abs = NULL;
+
+	if (deadline_ns) {
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000u);
+		abs = &ts;
+	}
+	return rp__futex_wait(&w->wake, RP_WAKE_NONE, abs);
+}
+
+void rp__futex_kick(struct rp_worker *w)
+{
+	rp__futex_wake(&w->wake, 1);
+}
+
+/* ------------------------------------------------------------------ queues */
+
+bool rp__queues_empty(rp_pool *pool)
+{
+	for (int p = 0; p < RP_NPRIO; p++)
+		if (rp__queue_len(&pool->q[p]))
+			return false;
+	return true;
+}
+
+unsigned long long rp__queued(rp_pool *pool)
+{
+	unsigned long long n = atomic_load_explicit(&pool->nhand, memory_order_relaxed);
+
+	for (int p = 0; p < RP_NPRIO; p++)
+		n += rp__queue_len(&pool->q[p]);
+	return n;
+}
+
+/*
+ * Take the next task: highest priority first, except that one start in
+ * RP_AGING_SHARE that passed over a waiting lower-priority task goes to the
+ * lowest non-empty queue instead, so LOW work is never starved for ever.
+ */
+static bool pop_task(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+
+	if (rp_unlikely(w->skips >= RP_AGING_SHARE - 1)) {
+		for (int p = RP_NPRIO - 1; p > 0; p--) {
+			if (rp__queue_pop(&pool->q[p], fn, arg)) {
+				w->skips = 0;
+				return true;
+			}
+		}
+	}
+	for (int p = 0; p < RP_NPRIO; p++) {
+		if (!rp__queue_pop(&pool->q[p], fn, arg))
+			continue;
+		for (int l = p + 1; l < RP_NPRIO; l++) {
+			if (rp__queue_len(&pool->q[l])) {
+				w->skips++;
+				break;
+			}
+		}
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ slots */
+
+bool rp__slot_try_acquire(rp_pool *pool)
+{
+	unsigned r = atomic_load_explicit(&pool->running, memory_order_relaxed);
+
+	while (r < pool->concurrency) {
+		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Hand free slots to workers waiting in rp_blocking_end(), oldest first. */
+static void admit_waiters(rp_pool *pool)
+{
+	struct rp_worker *kick[8];
+	unsigned n;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&pool->lock);
+		while (pool->adm_head && n < 8 && rp__slot_try_acquire(pool)) {
+			struct rp_worker *w = pool->adm_head;
+
+			pool->adm_head = w->adm_next;
+			if (!pool->adm_head)
+				pool->adm_tail = NULL;
+			w->on_adm = false;
+			atomic_fetch_sub(&pool->nadmit, 1);
+			rp__wake_locked(pool, w, RP_WAKE_ADMIT);
+			kick[n++] = w;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		for (unsigned i = 0; i < n; i++) {
+			pool->ops->kick(pool, kick[i]);
+			atomic_fetch_sub_explicit(&kick[i]->kicks, 1, memory_order_release);
+		}
+	} while (n == 8);
+}
+
+/* Give a slot back without looking for someone to use it: only for a slot
+ * that was reserved and never used, by a caller that looks itself. */
+static void slot_return(rp_pool *pool)
+{
+	atomic_fetch_sub(&pool->running, 1);
+	if (atomic_load(&pool->nadmit))
+		admit_waiters(pool);
+}
+
+/*
+ * Give up a slot and pass it on: to a worker waiting for admission first
+ * (it holds a callback half done), else to queued work.  Pairs (c) and (a).
+ */
+void rp__slot_release(rp_pool *pool)
+{
+	atomic_fetch_sub(&pool->running, 1);
+	if (atomic_load(&pool->nadmit))
+		admit_waiters(pool);
+	else if (!rp__queues_empty(pool))
+		rp__release_worker(pool);
+}
+
+/* ------------------------------------------------------------------ idle stack */
+
+static void idle_push_locked(rp_pool *pool, struct rp_worker *w)
+{
+	rp__assert_held(&pool->lock);
+	w->idle_next = pool->idle_top;
+	w->idle_prev = NULL;
+	if (pool->idle_top)
+		pool->idle_top->idle_prev = w;
+	pool->idle_top = w;
+	w->on_idle = true;
+	atomic_fetch_add(&pool->nidle, 1);
+}
+
+static void idle_remove_locked(rp_pool *pool, struct rp_worker *w)
+{
+	rp__assert_held(&pool->lock);
+	if (w->idle_prev)
+		w->idle_prev->idle_next = w->idle_next;
+	else
+		pool->idle_top = w->idle_next;
+	if (w->idle_next)
+		w->idle_next->idle_prev = w->idle_prev;
+	w->idle_next = w->idle_prev = NULL;
+	w->on_idle = false;
+	atomic_fetch_sub(&pool->nidle, 1);
+}
+
+/* The most recently idle worker: LIFO keeps caches and stacks warm and lets
+ * the ones at the bottom time out and retire. */
+static struct rp_worker *idle_pop_locked(rp_pool *pool)
+{
+	struct rp_worker *w = pool->idle_top;
+
+	if (w)
+		idle_remove_locked(pool, w);
+	return w;
+}
+
+/* Tell @w why it wakes.  The caller calls kick_finish(@w) after unlocking. */
+void rp__wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why)
+{
+	rp__assert_held(&pool->lock);
+	atomic_fetch_add_explicit(&w->kicks, 1, memory_order_relaxed);
+	/* Pairs with the acquire load in park(): the handed-over task and the
+	 * slot reservation are visible before the wake word is. */
+	atomic_store_explicit(&w->wake, why, memory_order_release);
+}
+
+static void kick_finish(rp_pool *pool, struct rp_worker *w)
+{
+	pool->ops->kick(pool, w);
+	/* Pairs with the acquire load in worker_exit(): the kick is done with
+	 * @w's ring before the worker may close it. */
+	atomic_fetch_sub_explicit(&w->kicks, 1, memory_order_release);
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+static void *worker_main(void *arg);
+
+/*
+ * Start a worker.  With @slot, the caller reserved a slot for it and it runs
+ * @fn(@arg) (if @fn) or pulls from the queues; without, it parks at once.
+ * Context: pool->lock held; pthread_create() runs under it, which is rare
+ * (warm-up and replacements) and keeps nthreads exact against max_threads.
+ * Return: 0, -EAGAIN (out of threads) or -ENOMEM; nothing changed on error.
+ */
+static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
+{
+	struct rp_worker *w;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int ret;
+
+	rp__assert_held(&pool->lock);
+	if (atomic_load(&pool->nthreads) >= pool->max_threads)
+		return -EAGAIN;
+	if (pool->nworkers == pool->workers_cap) {
+		size_t cap = pool->workers_cap ? 2 * pool->workers_cap : 16;
+		struct rp_worker **v = realloc(pool->workers, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		pool->workers = v;
+		pool->workers_cap = cap;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->pool = pool;
+	w->id = pool->next_id++;
+	w->hand_fn = fn;
+	w->hand_arg = arg;
+	w->born_idle = !slot;
+	atomic_init(&w->state, slot ? RP_W_SEEK : RP_W_IDLE);
+	rp__monitor_init(&w->mon);
+	if (fn)
+		atomic_fetch_add(&pool->nhand, 1);
+
+	/* Workers never take the process's signals: block them all in the
+	 * new thread, which inherits the creator's mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ret = -pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		if (fn)
+			atomic_fetch_sub(&pool->nhand, 1);
+		free(w);
+		return ret == -ENOMEM ? -ENOMEM : -EAGAIN;
+	}
+	w->index = pool->nworkers;
+	pool->workers[pool->nworkers++] = w;
+	atomic_fetch_add(&pool->nthreads, 1);
+	atomic_fetch_add_explicit(&pool->threads_created, 1, memory_order_relaxed);
+	pool->nactive++;
+	return 0;
+}
+
+int rp__spawn_locked(rp_pool *pool, rp_fn *fn, void *arg)
+{
+	return spawn_locked(pool, true, fn, arg);
+}
+
+int rp__spawn_idle_locked(rp_pool *pool)
+{
+	return spawn_locked(pool, false, NULL, NULL);
+}
+
+/*
+ * Work is waiting: make sure a worker will run it.  A spinning worker will;
+ * else reserve a free slot and wake the most recently idle worker, or start
+ * one.  With no free slot, the regulator watches for blocked workers.
+ */
+void rp__release_worker(rp_pool *pool)
+{
+	struct rp_worker *w;
+
+	if (atomic_load(&pool->nspinning))
+		return;
+	if (!rp__slot_try_acquire(pool)) {
+		rp__regulator_kick(pool);
+		return;
+	}
+	pthread_mutex_lock(&pool->lock);
+	w = pool->stopping ? NULL : idle_pop_locked(pool);
+	if (w) {
+		pool->nactive++;
+		rp__wake_locked(pool, w, RP_WAKE_WORK);
+		pthread_mutex_unlock(&pool->lock);
+		kick_finish(pool, w);
+		return;
+	}
+	if (!pool->stopping && spawn_locked(pool, true, NULL, NULL) == 0) {
+		pthread_mutex_unlock(&pool->lock);
+		return;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	/* Out of threads (max_threads, or the system's limit): the work stays
+	 * queued for the next worker that finishes a callback. */
+	slot_return(pool);
+}
+
+/*
+ * The fast path of rp_post(): on a pool with an idle worker, a free slot, no
+ * spinner and nothing queued, hand the task over in the wake-up itself.
+ * Return: true if handed over.
+ */
+bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg)
+{
+	struct rp_worker *w;
+
+	if (!atomic_load_explicit(&pool->nidle, memory_order_relaxed) ||
+	    atomic_load_explicit(&pool->nspinning, memory_order_relaxed) ||
+	    atomic_load_explicit(&pool->nadmit, memory_order_relaxed) || !rp__queues_empty(pool))
+		return false;
+	if (!rp__slot_try_acquire(pool))
+		return false;
+	pthread_mutex_lock(&pool->lock);
+	w = pool->stopping ? NULL : idle_pop_locked(pool);
+	if (!w) {
+		pthread_mutex_unlock(&pool->lock);
+		slot_return(pool);
+		return false;
+	}
+	pool->nactive++;
+	w->hand_fn = fn;
+	w->hand_arg = arg;
+	atomic_fetch_add_explicit(&pool->nhand, 1, memory_order_relaxed);
+	rp__wake_locked(pool, w, RP_WAKE_WORK);
+	pthread_mutex_unlock(&pool->lock);
+	kick_finish(pool, w);
+	return true;
+}
+
+/* ------------------------------------------------------------------ admission */
+
+/*
+ * rp_blocking_end(): wait for a free slot before returning to user code, so
+ * that many workers leaving blocks at once never run more than C callbacks.
+ * Context: worker @w, state HINTED, holding no slot.  Pairs (c).
+ */
+void rp__admission_wait(struct rp_worker *w)
+{
+	rp_pool *pool = w->pool;
+	uint32_t why;
+
+	atomic_fetch_add(&pool->nadmit, 1);
+	if (rp__slot_try_acquire(pool)) {
+		atomic_fetch_sub(&pool->nadmit, 1);
+		return;
+	}
+	pthread_mutex_lock(&pool->lock);
+	if (rp__slot_try_acquire(pool)) {
+		pthread_mutex_unlock(&pool->lock);
+		atomic_fetch_sub(&pool->nadmit, 1);
+		return;
+	}
+	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
+	w->adm_next = NULL;
+	if (pool->adm_tail)
+		pool->adm_tail->adm_next = w;
+	else
+		pool->adm_head = w;
+	pool->adm_tail = w;
+	w->on_adm = true;
+	pthread_mutex_unlock(&pool->lock);
+
+	/* The futex is enough here: an admission wait is short, and a ring
+	 * wait would also swallow completions meant for the idle loop. */
+	while ((why = atomic_load_explicit(&w->wake, memory_order_acquire)) == RP_WAKE_NONE)
+		rp__futex_park(w, 0);
+	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+/* Run one task.  Context: @w holds a slot (SEEK); returns holding one. */
+static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
+{
+	rp_pool *pool = w->pool;
+	int st;
+
+	atomic_fetch_add_explicit(&w->task_seq, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
+	fn(arg);
+	if (rp_unlikely(w->block_depth)) {
+		/* A callback returned inside rp_blocking_begin(): close the
+		 * block so the worker holds a slot again. */
+		w->block_depth = 1;
+		rp__block_end(w);
+	}
+	w->cur_work = NULL;
+	for (;;) {
+		st = RP_W_RUN;
+		if (atomic_compare_exchange_strong(&w->state, &st, RP_W_SEEK))
+			break;
+		/* The regulator saw this callback blocked and gave its slot
+		 * away; it is back on a CPU now, so take a slot again even past
+		 * C (DESIGN rule 1): the task boundary below restores C. */
+		if (st == RP_W_DETECTED &&
+		    atomic_compare_exchange_strong(&w->state, &st, RP_W_SEEK)) {
+			atomic_fetch_add(&pool->running, 1);
+			atomic_fetch_sub(&pool->nblocked, 1);
+			break;
+		}
+	}
+	atomic_store_explicit(&w->completed,
+			      atomic_load_explicit(&w->completed, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * Look for work for a little while before parking: a task posted within
+ * about the cost of a wake-up is taken without one.  Pairs (b).
+ */
+static bool spin_for_work(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+	uint64_t deadline;
+
+	atomic_fetch_add(&pool->nspinning, 1);
+	deadline = rp__now_ns() + RP_SPIN_NS;
+	do {
+		for (int i = 0; i < 32; i++) {
+			if (!rp__queues_empty(pool) && pop_task(w, fn, arg)) {
+				atomic_fetch_sub(&pool->nspinning, 1);
+				return true;
+			}
+			rp__cpu_relax();
+		}
+	} while (rp__now_ns() < deadline && !atomic_load_explicit(&pool->nadmit, memory_order_relaxed));
+	atomic_fetch_sub(&pool->nspinning, 1);
+	return pop_task(w, fn, arg);
+}
+
+/*
+ * Run tasks while there are any and this worker may: the IOCP rule at every
+ * task boundary.  Context: @w holds a slot; returns holding it.
+ */
+static void run_until_empty(struct rp_worker *w)
+{
+	rp_pool *pool = w->pool;
+	rp_fn *fn;
+	void *arg;
+
+	for (;;) {
+		if (w->hand_fn) {
+			fn = w->hand_fn;
+			arg = w->hand_arg;
+			w->hand_fn = NULL;
+			atomic_fetch_sub_explicit(&pool->nhand, 1, memory_order_relaxed);
+		} else if (!pop_task(w, &fn, &arg) && !spin_for_work(w, &fn, &arg)) {
+			return;
+		}
+		run_task(w, fn, arg);
+		/* Over C after an unhinted block ended, or a worker leaving a
+		 * hinted block wants the slot: yield it. */
+		if (atomic_load_explicit(&pool->running, memory_order_relaxed) > pool->concurrency ||
+		    atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
+			return;
+	}
+}
+
+/*
+ * Park on the idle stack until woken.  With @holding, give the worker's slot
+ * up first.  Return: true to run (woken with a slot), false to exit.
+ */
+static bool go_idle(struct rp_worker *w, bool holding)
+{
+	rp_pool *pool = w->pool;
+	uint64_t deadline;
+	uint32_t why;
+
+	/* Take a ring (if the budget allows) before joining the stack, so
+	 * w->ring does not change while a waker may look at it. */
+	pool->ops->worker_prepare(pool, w);
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->stopping) {
+		pool->nactive--;
+		pthread_mutex_unlock(&pool->lock);
+		if (holding)
+			slot_return(pool);
+		return false;
+	}
+	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
+	atomic_store_explicit(&w->state, RP_W_IDLE, memory_order_relaxed);
+	idle_push_locked(pool, w);
+	pool->nactive--;
+	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
+		pthread_cond_broadcast(&pool->quiesce);
+	pthread_mutex_unlock(&pool->lock);
+
+	if (holding) {
+		/* Pairs (a): our nidle++ and running-- against a poster's push
+		 * and its look at running. */
+		atomic_fetch_sub(&pool->running, 1);
+		if (atomic_load(&pool->nadmit))
+			admit_waiters(pool);
+		if (!rp__queues_empty(pool)) {
+			/* Work came while no slot looked free to its poster. */
+			pthread_mutex_lock(&pool->lock);
+			if (w->on_idle && !pool->stopping && rp__slot_try_acquire(pool)) {
+				idle_remove_locked(pool, w);
+				pool->nactive++;
+				atomic_store_explicit(&w->state, RP_W_SEEK, memory_order_relaxed);
+				pthread_mutex_unlock(&pool->lock);
+				return true;
+			}
+			pthread_mutex_unlock(&pool->lock);
+		}
+	}
+
+	deadline = atomic_load(&pool->nthreads) > pool->min_threads
+		   ? rp__now_ns() + (uint64_t)pool->idle_timeout_ms * 1000000u : 0;
+	for (;;) {
+		/* Pairs with the release store in rp__wake_locked(). */
+		why = atomic_load_explicit(&w->wake, memory_order_acquire);
+		if (why != RP_WAKE_NONE)
+			break;
+		if (pool->ops->park(pool, w, deadline) != -ETIMEDOUT)
+			continue;
+		pthread_mutex_lock(&pool->lock);
+		if (w->on_idle && !pool->stopping &&
+		    atomic_load(&pool->nthreads) > pool->min_threads) {
+			idle_remove_locked(pool, w);
+			w->retiring = true;
+			pthread_mutex_unlock(&pool->lock);
+			return false;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		/* Popped by a waker (its word is on the way), or kept for
+		 * min_threads: wait without a deadline. */
+		deadline = 0;
+	}
+	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
+	if (why == RP_WAKE_EXIT)
+		return false;
+	atomic_store_explicit(&w->state, RP_W_SEEK, memory_order_relaxed);
+	return true;
+}
+
+/* Leave the pool.  After the unlock below nothing may touch @pool: destroy
+ * frees it once nthreads reaches zero. */
+static void worker_exit(struct rp_worker *w)
+{
+	rp_pool *pool = w->pool;
+	size_t i;
+
+	/* Pairs with the release in kick_finish(). */
+	while (atomic_load_explicit(&w->kicks, memory_order_acquire))
+		rp__cpu_relax();
+	pool->ops->worker_fini(pool, w);
+
+	pthread_mutex_lock(&pool->lock);
+	rp__monitor_detach(pool, w);
+	i = w->index;
+	pool->workers[i] = pool->workers[--pool->nworkers];
+	pool->workers[i]->index = i;
+	atomic_fetch_add_explicit(&pool->completed_retired,
+				  atomic_load_explicit(&w->completed, memory_order_relaxed),
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->threads_retired, 1, memory_order_relaxed);
+	if (atomic_fetch_sub(&pool->nthreads, 1) == 1)
+		pthread_cond_broadcast(&pool->quiesce);
+	pthread_mutex_unlock(&pool->lock);
+	rp__self = NULL;
+	free(w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct rp_worker *w = arg;
+	rp_pool *pool = w->pool;
+	char name[16];
+
+	rp__self = w;
+	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+	snprintf(name, sizeof(name), "%s-%u", pool->name, w->id);
+	pthread_setname_np(pthread_self(), name);
+	rp__monitor_attach(pool, w);
+
+	if (!w->born_idle)
+		run_until_empty(w);
+	while (go_idle(w, !w->born_idle)) {
+		w->born_idle = false;
+		run_until_empty(w);
+	}
+	worker_exit(w);
+	return NULL;
+}
+
+/*
+ * Destroy: wake every idle worker with EXIT; the rest see pool->stopping when
+ * they next try to park.  Context: pool->lock held, pool quiescent.
+ */
+void rp__workers_stop(rp_pool *pool)
+{
+	struct rp_worker *w, *list = NULL;
+
+	rp__assert_held(&pool->lock);
+	pool->stopping = true;
+	while ((w = idle_pop_locked(pool))) {
+		rp__wake_locked(pool, w, RP_WAKE_EXIT);
+		w->idle_next = list;
+		list = w;
+	}
+	/* The kicks may run under the lock here: destroy is not a hot path, and
+	 * the woken workers need the lock only to leave. */
+	while ((w = list)) {
+		list = w->idle_next;
+		kick_finish(pool, w);
+	}
+}
