@@ -156,6 +156,9 @@ struct rp_worker {
 	bool retiring;                 /* L */
 	bool born_idle;                /* I, then W: started without a slot */
 
+	bool spinning;                 /* W (set by the waker while parked): counted in
+	                                *    pool->nspinning */
+	unsigned spin_ns;              /* W: adaptive spin before parking */
 	int block_depth;               /* W: rp_blocking_begin nesting */
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
 	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
@@ -201,7 +204,8 @@ struct rp_pool {
 
 	/* A: hot counters, each on its own line. */
 	rp_aligned _Atomic unsigned running;  /* slots held (SEEK + RUN workers) */
-	rp_aligned _Atomic unsigned nspinning; /* workers in SEEK spinning for work */
+	rp_aligned _Atomic unsigned nspinning; /* SEEK workers that have no task yet: they
+	                                       * will look at the queues, so posts wake nobody */
 	_Atomic unsigned nidle;               /* on the idle stack */
 	_Atomic unsigned nadmit;              /* waiting for admission */
 	_Atomic unsigned nhand;               /* tasks handed over, not yet started */
@@ -224,6 +228,7 @@ struct rp_pool {
 	unsigned next_id;
 	bool stopping;                        /* workers must exit */
 	unsigned nactive;                     /* workers not parked idle: destroy waits for 0 */
+	unsigned nretiring;                   /* decided to retire, not yet gone */
 
 	/* Backend state (rings, sender), see backend_uring.c. */
 	struct rp_backend_pool bk;
@@ -249,6 +254,8 @@ void rp__admission_wait(struct rp_worker *w);
 bool rp__queues_empty(rp_pool *pool);
 unsigned long long rp__queued(rp_pool *pool);
 void rp__workers_stop(rp_pool *pool);
+
+extern _Atomic int rp__fault_spawn_after; /* tests: see worker.c */
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);

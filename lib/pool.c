@@ -147,6 +147,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 
 fail_threads:
 	/* Stop the workers that did start; the pool is quiescent. */
+	atomic_store(&pool->closing, true);
 	pthread_mutex_lock(&pool->lock);
 	pool->min_threads = 0;
 	while (pool->nactive)

@@ -29,10 +29,14 @@
 
 __thread struct rp_worker *rp__self;
 
-/* How long a worker looks for work before it parks: about the cost of one
- * wake-up on this class of machine (DESIGN.md: ~6 us in the waker, ~10 us
- * until the woken thread runs). */
-#define RP_SPIN_NS 8000u
+/* How long a worker looks for work before it parks, at most: about the cost
+ * of one wake-up on this class of machine (DESIGN.md: ~6 us in the waker,
+ * ~10 us until the woken thread runs).  Each worker adapts below that: a
+ * spin that found nothing halves its next one, a spin that found work
+ * doubles it, so a trickle of posts costs no spinning and a stream costs no
+ * wake-ups. */
+#define RP_SPIN_MAX_NS 8000u
+#define RP_SPIN_MIN_NS 250u
 
 #ifndef NDEBUG
 void rp__assert_held_fn(pthread_mutex_t *m)
@@ -166,8 +170,10 @@ static void admit_waiters(rp_pool *pool)
 			kick[n++] = w;
 		}
 		pthread_mutex_unlock(&pool->lock);
+		/* Admission waiters sleep on their futex, never on a ring (see
+		 * rp__admission_wait()), whatever the backend. */
 		for (unsigned i = 0; i < n; i++) {
-			pool->ops->kick(pool, kick[i]);
+			rp__futex_kick(kick[i]);
 			atomic_fetch_sub_explicit(&kick[i]->kicks, 1, memory_order_release);
 		}
 	} while (n == 8);
@@ -256,6 +262,22 @@ static void kick_finish(rp_pool *pool, struct rp_worker *w)
 
 static void *worker_main(void *arg);
 
+/* Fault injection for tests: fail thread creation once this many more have
+ * succeeded (negative: never). */
+_Atomic int rp__fault_spawn_after = -1;
+
+static int create_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	int n = atomic_load_explicit(&rp__fault_spawn_after, memory_order_relaxed);
+
+	if (rp_unlikely(n >= 0)) {
+		if (n == 0)
+			return EAGAIN;
+		atomic_fetch_sub(&rp__fault_spawn_after, 1);
+	}
+	return pthread_create(t, attr, fn, arg);
+}
+
 /*
  * Start a worker.  With @slot, the caller reserved a slot for it and it runs
  * @fn(@arg) (if @fn) or pulls from the queues; without, it parks at once.
@@ -290,6 +312,12 @@ static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
 	w->hand_fn = fn;
 	w->hand_arg = arg;
 	w->born_idle = !slot;
+	w->spin_ns = RP_SPIN_MAX_NS;
+	/* Born with a slot and no task: it will look at the queues, so posts
+	 * meanwhile need not wake anyone (see struct rp_pool.nspinning). */
+	w->spinning = slot && !fn;
+	if (w->spinning)
+		atomic_fetch_add(&pool->nspinning, 1);
 	atomic_init(&w->state, slot ? RP_W_SEEK : RP_W_IDLE);
 	rp__monitor_init(&w->mon);
 	if (fn)
@@ -301,12 +329,14 @@ static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = -pthread_create(&w->thread, &attr, worker_main, w);
+	ret = -create_thread(&w->thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		if (fn)
 			atomic_fetch_sub(&pool->nhand, 1);
+		if (w->spinning)
+			atomic_fetch_sub(&pool->nspinning, 1);
 		free(w);
 		return ret == -ENOMEM ? -ENOMEM : -EAGAIN;
 	}
@@ -344,9 +374,21 @@ void rp__release_worker(rp_pool *pool)
 		return;
 	}
 	pthread_mutex_lock(&pool->lock);
+	/* Look again: another releaser may have woken a worker since (wakers
+	 * count their wakee spinning under this lock, and the last spinner to
+	 * find work wakes the next one, see stop_spinning()), or the work may
+	 * be gone.  Without this, two blocks at once start two workers for
+	 * one task. */
+	if (atomic_load(&pool->nspinning) || rp__queues_empty(pool)) {
+		pthread_mutex_unlock(&pool->lock);
+		slot_return(pool);
+		return;
+	}
 	w = pool->stopping ? NULL : idle_pop_locked(pool);
 	if (w) {
 		pool->nactive++;
+		w->spinning = true;
+		atomic_fetch_add(&pool->nspinning, 1);
 		rp__wake_locked(pool, w, RP_WAKE_WORK);
 		pthread_mutex_unlock(&pool->lock);
 		kick_finish(pool, w);
@@ -472,6 +514,20 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 }
 
 /*
+ * A spinning worker found work.  If it was the last spinner and more work is
+ * queued, wake one more worker: work posted while we spun woke nobody (Go's
+ * scheduler does the same).  Pairs (b).
+ */
+static void stop_spinning(struct rp_worker *w)
+{
+	rp_pool *pool = w->pool;
+
+	w->spinning = false;
+	if (atomic_fetch_sub(&pool->nspinning, 1) == 1 && !rp__queues_empty(pool))
+		rp__release_worker(pool);
+}
+
+/*
  * Look for work for a little while before parking: a task posted within
  * about the cost of a wake-up is taken without one.  Pairs (b).
  */
@@ -480,17 +536,24 @@ static bool spin_for_work(struct rp_worker *w, rp_fn **fn, void **arg)
 	rp_pool *pool = w->pool;
 	uint64_t deadline;
 
-	atomic_fetch_add(&pool->nspinning, 1);
-	deadline = rp__now_ns() + RP_SPIN_NS;
+	if (!w->spinning) {
+		w->spinning = true;
+		atomic_fetch_add(&pool->nspinning, 1);
+	}
+	deadline = rp__now_ns() + w->spin_ns;
 	do {
 		for (int i = 0; i < 32; i++) {
 			if (!rp__queues_empty(pool) && pop_task(w, fn, arg)) {
-				atomic_fetch_sub(&pool->nspinning, 1);
+				w->spin_ns = w->spin_ns * 2 < RP_SPIN_MAX_NS ? w->spin_ns * 2
+									     : RP_SPIN_MAX_NS;
+				stop_spinning(w);
 				return true;
 			}
 			rp__cpu_relax();
 		}
 	} while (rp__now_ns() < deadline && !atomic_load_explicit(&pool->nadmit, memory_order_relaxed));
+	w->spin_ns = w->spin_ns / 2 > RP_SPIN_MIN_NS ? w->spin_ns / 2 : RP_SPIN_MIN_NS;
+	w->spinning = false;
 	atomic_fetch_sub(&pool->nspinning, 1);
 	return pop_task(w, fn, arg);
 }
@@ -514,6 +577,8 @@ static void run_until_empty(struct rp_worker *w)
 		} else if (!pop_task(w, &fn, &arg) && !spin_for_work(w, &fn, &arg)) {
 			return;
 		}
+		if (w->spinning)
+			stop_spinning(w);
 		run_task(w, fn, arg);
 		/* Over C after an unhinted block ended, or a worker leaving a
 		 * hinted block wants the slot: yield it. */
@@ -565,6 +630,8 @@ static bool go_idle(struct rp_worker *w, bool holding)
 			if (w->on_idle && !pool->stopping && rp__slot_try_acquire(pool)) {
 				idle_remove_locked(pool, w);
 				pool->nactive++;
+				w->spinning = true;
+				atomic_fetch_add(&pool->nspinning, 1);
 				atomic_store_explicit(&w->state, RP_W_SEEK, memory_order_relaxed);
 				pthread_mutex_unlock(&pool->lock);
 				return true;
@@ -573,7 +640,7 @@ static bool go_idle(struct rp_worker *w, bool holding)
 		}
 	}
 
-	deadline = atomic_load(&pool->nthreads) > pool->min_threads
+	deadline = atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads
 		   ? rp__now_ns() + (uint64_t)pool->idle_timeout_ms * 1000000u : 0;
 	for (;;) {
 		/* Pairs with the release store in rp__wake_locked(). */
@@ -584,9 +651,10 @@ static bool go_idle(struct rp_worker *w, bool holding)
 			continue;
 		pthread_mutex_lock(&pool->lock);
 		if (w->on_idle && !pool->stopping &&
-		    atomic_load(&pool->nthreads) > pool->min_threads) {
+		    atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads) {
 			idle_remove_locked(pool, w);
 			w->retiring = true;
+			pool->nretiring++;
 			pthread_mutex_unlock(&pool->lock);
 			return false;
 		}
@@ -616,6 +684,8 @@ static void worker_exit(struct rp_worker *w)
 
 	pthread_mutex_lock(&pool->lock);
 	rp__monitor_detach(pool, w);
+	if (w->retiring)
+		pool->nretiring--;
 	i = w->index;
 	pool->workers[i] = pool->workers[--pool->nworkers];
 	pool->workers[i]->index = i;

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include "helpers.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/io_uring.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *backend;
+
+const char *t_backend(void)
+{
+	return backend;
+}
+
+/* Can this process set up an io_uring at all?  (seccomp, sysctl, kernel) */
+static bool uring_available(void)
+{
+	struct io_uring_params p;
+	int fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(__NR_io_uring_setup, 2, &p);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int t_main(Suite *(*make)(void), bool both)
+{
+	static const char *const backends[] = { "uring", "futex" };
+	int failed = 0, ran = 0;
+
+	if (!both) {
+		SRunner *sr = srunner_create(make());
+
+		srunner_run_all(sr, CK_NORMAL);
+		failed = srunner_ntests_failed(sr);
+		srunner_free(sr);
+		return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		SRunner *sr;
+
+		if (!strcmp(backends[i], "uring") && !uring_available()) {
+			printf("io_uring is not available here: the uring pass is skipped\n");
+			continue;
+		}
+		backend = backends[i];
+		setenv("RINGPOOL_BACKEND", backend, 1);
+		printf("== backend %s\n", backend);
+		sr = srunner_create(make());
+		srunner_run_all(sr, CK_NORMAL);
+		failed += srunner_ntests_failed(sr);
+		srunner_free(sr);
+		ran++;
+	}
+	if (!ran)
+		return T_SKIP;
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+rp_pool *t_pool(unsigned concurrency, unsigned min_threads, unsigned max_threads,
+		unsigned idle_timeout_ms)
+{
+	struct rp_pool_opts o = {
+		.concurrency = concurrency,
+		.min_threads = min_threads,
+		.max_threads = max_threads,
+		.idle_timeout_ms = idle_timeout_ms,
+		.name = "t",
+	};
+	rp_pool *pool = NULL;
+	int ret = rp_pool_create(&pool, &o);
+
+	ck_assert_msg(ret == 0, "rp_pool_create: %s", strerror(-ret));
+	return pool;
+}
+
+uint64_t t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void t_spin_us(unsigned us)
+{
+	uint64_t end = thread_cpu_ns() + (uint64_t)us * 1000u;
+
+	while (thread_cpu_ns() < end)
+		;
+}
+
+void t_busy_us(unsigned us)
+{
+	uint64_t end = t_now_ns() + (uint64_t)us * 1000u;
+
+	while (t_now_ns() < end)
+		;
+}
+
+void t_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+bool t_wait_until(bool (*cond)(void *arg), void *arg, unsigned ms)
+{
+	for (unsigned i = 0; i < ms; i++) {
+		if (cond(arg))
+			return true;
+		t_sleep_ms(1);
+	}
+	return cond(arg);
+}
+
+void t_conc_enter(struct t_conc *c)
+{
+	int n = atomic_fetch_add(&c->now, 1) + 1;
+	int p = atomic_load(&c->peak);
+
+	while (n > p && !atomic_compare_exchange_weak(&c->peak, &p, n))
+		;
+}
+
+void t_conc_leave(struct t_conc *c)
+{
+	atomic_fetch_sub(&c->now, 1);
+}
+
+static void futex_wait(_Atomic uint32_t *w, uint32_t v)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void futex_wake_all(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void t_event_set(struct t_event *e)
+{
+	atomic_store(&e->v, 1);
+	futex_wake_all(&e->v);
+}
+
+void t_event_wait(struct t_event *e)
+{
+	while (!atomic_load(&e->v))
+		futex_wait(&e->v, 0);
+}
+
+bool t_event_is_set(struct t_event *e)
+{
+	return atomic_load(&e->v);
+}
+
+void t_latch_init(struct t_latch *l, unsigned n)
+{
+	atomic_init(&l->n, n);
+}
+
+void t_latch_done(struct t_latch *l)
+{
+	if (atomic_fetch_sub(&l->n, 1) == 1)
+		futex_wake_all(&l->n);
+}
+
+void t_latch_wait(struct t_latch *l)
+{
+	uint32_t v;
+
+	while ((v = atomic_load(&l->n)))
+		futex_wait(&l->n, v);
+}
+
+bool t_drop_privileges(void)
+{
+	struct rlimit ml = { 64 * 1024, 64 * 1024 }, nf = { 1024, 1024 };
+
+	if (setrlimit(RLIMIT_MEMLOCK, &ml) || setrlimit(RLIMIT_NOFILE, &nf))
+		return false;
+	if (geteuid() != 0)
+		return true;
+	/* The same as `setpriv --reuid=65534 --regid=65534 --clear-groups`:
+	 * done in-process so the forked test keeps its Check channel. */
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return false;
+	return geteuid() == 65534;
+}
+
+int t_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers (prefix t_).  See helpers.c. */
+#ifndef RINGPOOL_TEST_HELPERS_H
+#define RINGPOOL_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ringpool.h>
+
+/* Exit status automake reads as "skipped". */
+#define T_SKIP 77
+
+/*
+ * Run @make's suite once per backend ("uring", then "futex"), with
+ * RINGPOOL_BACKEND set for the forked tests.  A backend the machine lacks is
+ * reported and skipped.  With @both false, run once with the environment as
+ * it is.  Return: the exit status for main().
+ */
+int t_main(Suite *(*make)(void), bool both);
+
+/* The backend the current pass forces, or NULL. */
+const char *t_backend(void);
+
+/* Create a pool with these options (ck_assert on failure). */
+rp_pool *t_pool(unsigned concurrency, unsigned min_threads, unsigned max_threads,
+		unsigned idle_timeout_ms);
+
+/* Burn CPU for @us microseconds, measured on the thread's CPU clock. */
+void t_spin_us(unsigned us);
+/* Burn wall time for @us microseconds while on CPU. */
+void t_busy_us(unsigned us);
+uint64_t t_now_ns(void);
+void t_sleep_ms(unsigned ms);
+
+/* Poll @cond(@arg) every millisecond for up to @ms; return its last value. */
+bool t_wait_until(bool (*cond)(void *arg), void *arg, unsigned ms);
+
+/* Count callbacks inside a section at once, and the peak. */
+struct t_conc {
+	_Atomic int now;
+	_Atomic int peak;
+};
+void t_conc_enter(struct t_conc *c);
+void t_conc_leave(struct t_conc *c);
+
+/* A one-shot event: set once, waited on by any number of threads. */
+struct t_event {
+	_Atomic uint32_t v;
+};
+void t_event_set(struct t_event *e);
+void t_event_wait(struct t_event *e);
+bool t_event_is_set(struct t_event *e);
+
+/* Count down to zero; t_latch_wait() returns when it gets there. */
+struct t_latch {
+	_Atomic uint32_t n;
+};
+void t_latch_init(struct t_latch *l, unsigned n);
+void t_latch_done(struct t_latch *l);
+void t_latch_wait(struct t_latch *l);
+
+/*
+ * Become an ordinary user as a container would run us: RLIMIT_MEMLOCK 64 KiB,
+ * RLIMIT_NOFILE 1024, uid/gid nobody (65534) with no supplementary groups and
+ * no capabilities.  Only when running as root; a non-root run already is
+ * unprivileged (its limits are lowered all the same).  Call inside a forked
+ * test.  Return: true if the limits are in force.
+ */
+bool t_drop_privileges(void);
+
+/* The calling thread's kernel id. */
+int t_gettid(void);
+
+#endif
