@@ -1,4 +1,3 @@
-#include "internal.h"
 /* SPDX-License-Identifier: MIT */
 /*
  * topology.c - the target concurrency C: how many CPUs this process can use.
@@ -16,6 +15,7 @@
  * that touches the real /sys and /proc.  None of them keeps state between
  * calls, so all of them are MT-Safe.
  */
+#include "internal.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,3 @@
-#include "internal.h"
 /* SPDX-License-Identifier: MIT */
 /*
  * check_topology.c - unit tests for lib/topology.c.
@@ -9,6 +8,9 @@
  * base directory is made and removed by an unchecked fixture: it runs in the
  * parent process, so the tree is cleaned up even when a forked test fails.
  */
+#include "config.h"
+
+#include "../lib/internal.h"
 
 #include <check.h>
 #include <ftw.h>

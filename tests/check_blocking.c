@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hinted blocking: the regulation rule (DESIGN 1), replacement on a hinted
+ * block (DESIGN 2), admission on unblock (DESIGN 3), nesting and misuse.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+/* ------------------------------------------------------------------ core */
+
+struct cpu_load {
+	struct t_conc conc;
+	struct t_latch done;
+	unsigned us;
+};
+
+static void cpu_task(void *arg)
+{
+	struct cpu_load *l = arg;
+
+	t_conc_enter(&l->conc);
+	t_busy_us(l->us);
+	t_conc_leave(&l->conc);
+	t_latch_done(&l->done);
+}
+
+/* DESIGN rule 1: CPU-bound callbacks never run more than C at once. */
+static void check_peak(unsigned c)
+{
+	rp_pool *pool = t_pool(c, 0, 0, 0);
+	struct cpu_load l = { .us = 300 };
+
+	t_latch_init(&l.done, 300);
+	for (int i = 0; i < 300; i++)
+		ck_assert_int_eq(rp_post(pool, cpu_task, &l), 0);
+	t_latch_wait(&l.done);
+	ck_assert_int_le(atomic_load(&l.conc.peak), (int)c);
+	ck_assert_int_eq(atomic_load(&l.conc.peak), (int)c); /* and it does use C */
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+
+START_TEST(test_rp_post_peak_is_concurrency)
+{
+	check_peak(1);
+	check_peak(2);
+}
+END_TEST
+
+struct nest {
+	rp_pool *pool;
+	int depth;
+	struct t_event done;
+	_Atomic int *deepest;
+};
+
+static void nest_task(void *arg)
+{
+	struct nest *n = arg;
+
+	if (n->depth > 0) {
+		struct nest child = { .pool = n->pool, .depth = n->depth - 1, .deepest = n->deepest };
+
+		ck_assert_int_eq(rp_post(n->pool, nest_task, &child), 0);
+		rp_blocking_begin();
+		t_event_wait(&child.done);
+		rp_blocking_end();
+	} else {
+		atomic_store(n->deepest, 1);
+	}
+	t_event_set(&n->done);
+}
+
+/* DESIGN rule 2: a callback that waits (hinted) for a task it posted
+ * releases a replacement at once, for depths far beyond C. */
+START_TEST(test_rp_blocking_begin_replacement)
+{
+	rp_pool *pool = t_pool(1, 0, 200, 0);
+	_Atomic int deepest = 0;
+	struct nest root = { .pool = pool, .depth = 100, .deepest = &deepest };
+	struct rp_stats st;
+
+	ck_assert_int_eq(rp_post(pool, nest_task, &root), 0);
+	t_event_wait(&root.done);
+	ck_assert_int_eq(atomic_load(&deepest), 1);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.blocks_hinted, 100);
+	ck_assert_uint_ge(st.threads_created, 101);
+	ck_assert_uint_le(st.threads_created, 200);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+struct burst {
+	struct t_event open;
+	_Atomic int inside;
+	struct t_conc conc;
+	struct t_latch done;
+	rp_pool *pool;
+	_Atomic unsigned max_running;
+};
+
+static void burst_task(void *arg)
+{
+	struct burst *b = arg;
+	struct rp_stats st;
+
+	rp_blocking_begin();
+	atomic_fetch_add(&b->inside, 1);
+	t_event_wait(&b->open);
+	rp_blocking_end();
+	t_conc_enter(&b->conc);
+	rp_pool_stats(b->pool, &st);
+	if (st.running > atomic_load(&b->max_running))
+		atomic_store(&b->max_running, st.running);
+	t_busy_us(2000);
+	t_conc_leave(&b->conc);
+	t_latch_done(&b->done);
+}
+
+static bool all_inside(void *arg)
+{
+	struct burst *b = arg;
+
+	return atomic_load(&b->inside) == 16;
+}
+
+/* DESIGN rule 3: many callbacks leaving hinted blocks together never run
+ * more than C at a time afterwards. */
+START_TEST(test_rp_blocking_end_admission)
+{
+	struct burst b = { 0 };
+	struct rp_stats st;
+
+	b.pool = t_pool(2, 0, 0, 0);
+	t_latch_init(&b.done, 16);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(rp_post(b.pool, burst_task, &b), 0);
+	ck_assert(t_wait_until(all_inside, &b, 10000));
+	ck_assert_int_eq(rp_pool_stats(b.pool, &st), 0);
+	ck_assert_uint_eq(st.blocked, 16);
+	ck_assert_uint_eq(st.running, 0);
+	t_event_set(&b.open);
+	t_latch_wait(&b.done);
+	ck_assert_int_le(atomic_load(&b.conc.peak), 2);
+	ck_assert_uint_le(atomic_load(&b.max_running), 2);
+	ck_assert_int_eq(rp_pool_stats(b.pool, &st), 0);
+	ck_assert_uint_eq(st.blocks_hinted, 16);
+	ck_assert_int_eq(rp_pool_destroy(b.pool), 0);
+}
+END_TEST
+
+struct nested_hint {
+	_Atomic unsigned long long hinted_inside;
+	rp_pool *pool;
+	struct t_event done;
+};
+
+static void nested_hint_task(void *arg)
+{
+	struct nested_hint *n = arg;
+	struct rp_stats st;
+
+	rp_blocking_begin();
+	rp_blocking_begin();
+	rp_blocking_end();
+	/* Still inside the outer block: the worker still counts blocked. */
+	rp_pool_stats(n->pool, &st);
+	atomic_store(&n->hinted_inside, st.blocked);
+	rp_blocking_end();
+	t_event_set(&n->done);
+}
+
+/* Only the outermost pair counts. */
+START_TEST(test_rp_blocking_begin_nested)
+{
+	struct nested_hint n = { 0 };
+	struct rp_stats st;
+
+	n.pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(n.pool, nested_hint_task, &n), 0);
+	t_event_wait(&n.done);
+	ck_assert_uint_eq(atomic_load(&n.hinted_inside), 1);
+	ck_assert_int_eq(rp_pool_stats(n.pool, &st), 0);
+	ck_assert_uint_eq(st.blocks_hinted, 1);
+	ck_assert_int_eq(rp_pool_destroy(n.pool), 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ errors */
+
+START_TEST(test_rp_blocking_begin_outside_pool)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	struct rp_stats st;
+
+	/* Not a worker: no-ops, nothing counted. */
+	rp_blocking_begin();
+	rp_blocking_begin();
+	rp_blocking_end();
+	rp_blocking_end();
+	rp_blocking_end();
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.blocks_hinted, 0);
+	ck_assert_uint_eq(st.blocked, 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+static void unbalanced_end(void *arg)
+{
+	rp_blocking_end();
+	t_latch_done(arg);
+}
+
+static void unbalanced_begin(void *arg)
+{
+	rp_blocking_begin(); /* returns inside the block: the pool closes it */
+	t_latch_done(arg);
+}
+
+/* Unbalanced calls do not corrupt the accounting: C still holds after. */
+START_TEST(test_rp_blocking_end_unbalanced)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	struct t_latch l;
+	struct cpu_load load = { .us = 200 };
+	struct rp_stats st;
+
+	t_latch_init(&l, 20);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(rp_post(pool, unbalanced_end, &l), 0);
+		ck_assert_int_eq(rp_post(pool, unbalanced_begin, &l), 0);
+	}
+	t_latch_wait(&l);
+	t_latch_init(&load.done, 100);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(rp_post(pool, cpu_task, &load), 0);
+	t_latch_wait(&load.done);
+	ck_assert_int_eq(atomic_load(&load.conc.peak), 1);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.blocked, 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+Suite *make_suite(void);
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("blocking");
+	TCase *tc;
+
+	tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_post_peak_is_concurrency);
+	tcase_add_test(tc, test_rp_blocking_begin_replacement);
+	tcase_add_test(tc, test_rp_blocking_end_admission);
+	tcase_add_test(tc, test_rp_blocking_begin_nested);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_blocking_begin_outside_pool);
+	tcase_add_test(tc, test_rp_blocking_end_unbalanced);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return t_main(make_suite, true);
+}

@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_post.c - tests for rp_post() and rp_post_prio() (lib/post.c and the
+ * run queues behind them), and for the rp_pool_stats() counters they move.
+ *
+ * Every suite runs once per backend (t_main(..., true)).  Pools are created
+ * inside the forked test bodies, never in a fixture.  Callbacks never call
+ * ck_assert (they run on pool threads): they count what they saw, and the
+ * test body asserts on the counts.
+ *
+ * Several tests hold a concurrency-1 pool busy with a *spinning* blocker: a
+ * callback that stays on CPU (t_busy_us) until the test releases it, so the
+ * pool sees its only slot taken and no block to react to, and everything
+ * posted meanwhile waits in the run queues.
+ */
+#include "config.h"
+
+#include "helpers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Generous: the machines are 2-core and noisy. */
+#define T_LONG_MS 60000u
+
+/* ------------------------------------------------------------------ helpers */
+
+/* A counter that callbacks bump; the test waits for a target value. */
+struct counter {
+	_Atomic unsigned long n;
+	unsigned long target;
+};
+
+static void count_fn(void *arg)
+{
+	struct counter *c = arg;
+
+	atomic_fetch_add(&c->n, 1);
+}
+
+static bool counter_reached(void *arg)
+{
+	struct counter *c = arg;
+
+	return atomic_load(&c->n) >= c->target;
+}
+
+/* Wait until @c counts @target, with a generous timeout. */
+static void counter_wait(struct counter *c, unsigned long target)
+{
+	c->target = target;
+	ck_assert_msg(t_wait_until(counter_reached, c, T_LONG_MS),
+		      "only %lu of %lu callbacks ran", atomic_load(&c->n), target);
+}
+
+/* The spinning blocker: holds its slot on CPU until released. */
+struct blocker {
+	struct t_event started;
+	struct t_event release;
+};
+
+static void blocker_fn(void *arg)
+{
+	struct blocker *b = arg;
+
+	t_event_set(&b->started);
+	while (!t_event_is_set(&b->release))
+		t_busy_us(50);
+}
+
+/* Post a blocker on @pool and return once it runs (its slot is taken). */
+static void blocker_start(rp_pool *pool, struct blocker *b)
+{
+	memset(b, 0, sizeof(*b));
+	ck_assert_int_eq(rp_post(pool, blocker_fn, b), 0);
+	t_event_wait(&b->started);
+}
+
+struct stats_cond {
+	rp_pool *pool;
+	unsigned long long completed;
+};
+
+static bool stats_quiet(void *arg)
+{
+	struct stats_cond *c = arg;
+	struct rp_stats st;
+
+	if (rp_pool_stats(c->pool, &st))
+		return false;
+	return st.completed >= c->completed && st.queued == 0;
+}
+
+/* Wait until @pool's counters say @completed callbacks finished and nothing
+ * is queued; return the snapshot.  (completed moves after a callback has
+ * returned, so it trails the callbacks' own counts a little.) */
+static struct rp_stats stats_wait(rp_pool *pool, unsigned long long completed)
+{
+	struct stats_cond c = { pool, completed };
+	struct rp_stats st;
+
+	ck_assert_msg(t_wait_until(stats_quiet, &c, T_LONG_MS), "pool never quiesced at %llu",
+		      completed);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	return st;
+}
+
+/* ------------------------------------------------------------------ core */
+
+/* Each successful post runs its function exactly once, with its argument. */
+struct once {
+	_Atomic unsigned runs[64];
+	_Atomic unsigned total;
+};
+
+struct once_arg {
+	struct once *o;
+	unsigned i;
+};
+
+static void once_fn(void *arg)
+{
+	struct once_arg *a = arg;
+
+	atomic_fetch_add(&a->o->runs[a->i], 1);
+	atomic_fetch_add(&a->o->total, 1);
+}
+
+static bool once_done(void *arg)
+{
+	struct once *o = arg;
+
+	return atomic_load(&o->total) >= 64;
+}
+
+START_TEST(test_rp_post_runs_once)
+{
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+	static struct once o;
+	static struct once_arg args[64];
+
+	memset(&o, 0, sizeof(o));
+	for (unsigned i = 0; i < 64; i++) {
+		args[i].o = &o;
+		args[i].i = i;
+		ck_assert_int_eq(rp_post(pool, once_fn, &args[i]), 0);
+	}
+	ck_assert(t_wait_until(once_done, &o, T_LONG_MS));
+	/* Destroy runs anything left; then no callback may run again. */
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	for (unsigned i = 0; i < 64; i++)
+		ck_assert_msg(atomic_load(&o.runs[i]) == 1, "task %u ran %u times", i,
+			      atomic_load(&o.runs[i]));
+	ck_assert_uint_eq(atomic_load(&o.total), 64);
+}
+END_TEST
+
+/* The callback runs on a worker thread, not on the poster's. */
+struct where {
+	_Atomic int tid;
+	struct t_event done;
+};
+
+static void where_fn(void *arg)
+{
+	struct where *w = arg;
+
+	atomic_store(&w->tid, t_gettid());
+	t_event_set(&w->done);
+}
+
+START_TEST(test_rp_post_default_pool)
+{
+	struct where w;
+	struct rp_stats st;
+
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(rp_post(NULL, where_fn, &w), 0);
+	t_event_wait(&w.done);
+	ck_assert_int_ne(atomic_load(&w.tid), 0);
+	ck_assert_int_ne(atomic_load(&w.tid), t_gettid());
+	/* The same default pool serves rp_post_prio and rp_pool_stats. */
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(rp_post_prio(NULL, RP_PRIORITY_LOW, where_fn, &w), 0);
+	t_event_wait(&w.done);
+	ck_assert_int_ne(atomic_load(&w.tid), t_gettid());
+	ck_assert_int_eq(rp_pool_stats(NULL, &st), 0);
+	ck_assert_ptr_eq(rp_pool_default(), rp_pool_default());
+}
+END_TEST
+
+/* Tasks posted while the only slot is held start HIGH, then NORMAL, then
+ * LOW, whatever order they were posted in. */
+struct prio_rec {
+	_Atomic unsigned n;
+	int seen[64];
+};
+
+struct prio_arg {
+	struct prio_rec *r;
+	int prio;
+};
+
+static void prio_fn(void *arg)
+{
+	struct prio_arg *a = arg;
+	unsigned i = atomic_fetch_add(&a->r->n, 1);
+
+	if (i < 64)
+		a->r->seen[i] = a->prio;
+}
+
+static bool prio_done(void *arg)
+{
+	struct prio_rec *r = arg;
+
+	return atomic_load(&r->n) >= 30;
+}
+
+START_TEST(test_rp_post_prio_order)
+{
+	/* Mixed order: no priority is posted all in one run. */
+	static const int order[30] = {
+		RP_PRIORITY_LOW,    RP_PRIORITY_NORMAL, RP_PRIORITY_HIGH,   RP_PRIORITY_LOW,
+		RP_PRIORITY_LOW,    RP_PRIORITY_HIGH,   RP_PRIORITY_NORMAL, RP_PRIORITY_NORMAL,
+		RP_PRIORITY_HIGH,   RP_PRIORITY_LOW,    RP_PRIORITY_HIGH,   RP_PRIORITY_NORMAL,
+		RP_PRIORITY_LOW,    RP_PRIORITY_HIGH,   RP_PRIORITY_NORMAL, RP_PRIORITY_LOW,
+		RP_PRIORITY_NORMAL, RP_PRIORITY_HIGH,   RP_PRIORITY_HIGH,   RP_PRIORITY_LOW,
+		RP_PRIORITY_NORMAL, RP_PRIORITY_LOW,    RP_PRIORITY_HIGH,   RP_PRIORITY_NORMAL,
+		RP_PRIORITY_LOW,    RP_PRIORITY_NORMAL, RP_PRIORITY_HIGH,   RP_PRIORITY_LOW,
+		RP_PRIORITY_HIGH,   RP_PRIORITY_NORMAL,
+	};
+	static struct prio_rec rec;
+	static struct prio_arg args[30];
+	struct blocker b;
+	unsigned count[3] = { 0 };
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+
+	memset(&rec, 0, sizeof(rec));
+	blocker_start(pool, &b);
+	for (unsigned i = 0; i < 30; i++) {
+		args[i].r = &rec;
+		args[i].prio = order[i];
+		count[order[i]]++;
+		ck_assert_int_eq(rp_post_prio(pool, order[i], prio_fn, &args[i]), 0);
+	}
+	ck_assert_uint_eq(count[RP_PRIORITY_HIGH], 10);
+	ck_assert_uint_eq(count[RP_PRIORITY_NORMAL], 10);
+	ck_assert_uint_eq(count[RP_PRIORITY_LOW], 10);
+	/* Nothing may start while the blocker holds the slot. */
+	ck_assert_uint_eq(atomic_load(&rec.n), 0);
+	t_event_set(&b.release);
+
+	ck_assert(t_wait_until(prio_done, &rec, T_LONG_MS));
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&rec.n), 30);
+	for (unsigned i = 1; i < 30; i++)
+		ck_assert_msg(rec.seen[i - 1] <= rec.seen[i],
+			      "start %u has priority %d after one of priority %d", i, rec.seen[i],
+			      rec.seen[i - 1]);
+	/* And every priority got its ten starts. */
+	memset(count, 0, sizeof(count));
+	for (unsigned i = 0; i < 30; i++)
+		count[rec.seen[i]]++;
+	ck_assert_uint_eq(count[RP_PRIORITY_HIGH], 10);
+	ck_assert_uint_eq(count[RP_PRIORITY_NORMAL], 10);
+	ck_assert_uint_eq(count[RP_PRIORITY_LOW], 10);
+}
+END_TEST
+
+/* rp_post is rp_post_prio at NORMAL: it starts after HIGH, before LOW. */
+START_TEST(test_rp_post_is_normal_priority)
+{
+	static struct prio_rec rec;
+	static struct prio_arg args[3];
+	struct blocker b;
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+
+	memset(&rec, 0, sizeof(rec));
+	blocker_start(pool, &b);
+	for (int i = 0; i < 3; i++)
+		args[i] = (struct prio_arg){ &rec, i };
+	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, prio_fn, &args[RP_PRIORITY_LOW]), 0);
+	ck_assert_int_eq(rp_post(pool, prio_fn, &args[RP_PRIORITY_NORMAL]), 0);
+	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_HIGH, prio_fn, &args[RP_PRIORITY_HIGH]), 0);
+	t_event_set(&b.release);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&rec.n), 3);
+	ck_assert_int_eq(rec.seen[0], RP_PRIORITY_HIGH);
+	ck_assert_int_eq(rec.seen[1], RP_PRIORITY_NORMAL);
+	ck_assert_int_eq(rec.seen[2], RP_PRIORITY_LOW);
+}
+END_TEST
+
+/* Posting from inside callbacks: a binary tree of tasks, each posting its
+ * two children (at rotating priorities), runs every node once. */
+#define TREE_DEPTH 12
+
+struct tree {
+	rp_pool *pool;
+	_Atomic unsigned long ran;
+	_Atomic unsigned long accepted;
+	_Atomic unsigned long bad;
+	struct counter done;
+};
+
+static struct tree tree;
+
+static void tree_fn(void *arg)
+{
+	uintptr_t depth = (uintptr_t)arg;
+
+	atomic_fetch_add(&tree.ran, 1);
+	if (depth < TREE_DEPTH) {
+		for (int i = 0; i < 2; i++) {
+			enum rp_priority p = (enum rp_priority)((depth + (uintptr_t)i) % 3);
+			int ret = rp_post_prio(tree.pool, p, tree_fn, (void *)(depth + 1));
+
+			if (ret)
+				atomic_fetch_add(&tree.bad, 1);
+			else
+				atomic_fetch_add(&tree.accepted, 1);
+		}
+	}
+	atomic_fetch_add(&tree.done.n, 1);
+}
+
+START_TEST(test_rp_post_from_callback)
+{
+	unsigned long nodes = (1ul << (TREE_DEPTH + 1)) - 1;
+
+	memset(&tree, 0, sizeof(tree));
+	tree.pool = t_pool(2, 0, 0, 0);
+	ck_assert_int_eq(rp_post(tree.pool, tree_fn, (void *)(uintptr_t)0), 0);
+	counter_wait(&tree.done, nodes);
+	ck_assert_uint_eq(atomic_load(&tree.bad), 0);
+	ck_assert_uint_eq(atomic_load(&tree.accepted) + 1, nodes);
+	stats_wait(tree.pool, nodes);
+	ck_assert_int_eq(rp_pool_destroy(tree.pool), 0);
+	ck_assert_uint_eq(atomic_load(&tree.ran), nodes);
+}
+END_TEST
+
+/* rp_pool_stats: queued counts accepted tasks not yet started, of every
+ * priority; completed counts the callbacks that returned. */
+START_TEST(test_rp_pool_stats_queued_completed)
+{
+	struct counter c;
+	struct blocker b;
+	struct rp_stats st;
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	unsigned n = 0;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.completed, 0);
+	ck_assert_uint_eq(st.concurrency, 1);
+
+	blocker_start(pool, &b);
+	for (unsigned i = 0; i < 300; i++, n++)
+		ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
+	for (unsigned i = 0; i < 50; i++, n++)
+		ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_HIGH, count_fn, &c), 0);
+	for (unsigned i = 0; i < 70; i++, n++)
+		ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, count_fn, &c), 0);
+
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, n);
+	ck_assert_uint_eq(st.completed, 0);
+	ck_assert_uint_eq(st.running, 1);
+	ck_assert_uint_eq(atomic_load(&c.n), 0);
+
+	t_event_set(&b.release);
+	counter_wait(&c, n);
+	/* The blocker, then every task. */
+	st = stats_wait(pool, n + 1);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.completed, n + 1);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&c.n), n);
+}
+END_TEST
+
+/* Destroy runs every accepted task, including those still queued. */
+static void *release_later(void *arg)
+{
+	struct blocker *b = arg;
+
+	t_sleep_ms(20);
+	t_event_set(&b->release);
+	return NULL;
+}
+
+START_TEST(test_rp_pool_destroy_runs_posts)
+{
+	struct counter c;
+	struct blocker b;
+	struct rp_stats st;
+	pthread_t th;
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+
+	memset(&c, 0, sizeof(c));
+	blocker_start(pool, &b);
+	for (unsigned i = 0; i < 10000; i++)
+		ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)(i % 3), count_fn, &c), 0);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, 10000);
+	/* The blocker is released while destroy waits (most likely). */
+	ck_assert_int_eq(pthread_create(&th, NULL, release_later, &b), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(atomic_load(&c.n), 10000);
+}
+END_TEST
+
+/* Destroy at once after posting, on a pool of default concurrency. */
+START_TEST(test_rp_pool_destroy_runs_posts_at_once)
+{
+	struct counter c;
+	rp_pool *pool = t_pool(0, 0, 0, 0);
+
+	memset(&c, 0, sizeof(c));
+	for (unsigned i = 0; i < 10000; i++)
+		ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&c.n), 10000);
+}
+END_TEST
+
+/* Tasks that callbacks post while destroy drains are accepted and run. */
+START_TEST(test_rp_pool_destroy_runs_posts_from_callbacks)
+{
+	unsigned long nodes = (1ul << (TREE_DEPTH + 1)) - 1;
+
+	memset(&tree, 0, sizeof(tree));
+	tree.pool = t_pool(2, 0, 0, 0);
+	ck_assert_int_eq(rp_post(tree.pool, tree_fn, (void *)(uintptr_t)0), 0);
+	ck_assert_int_eq(rp_pool_destroy(tree.pool), 0);
+	ck_assert_uint_eq(atomic_load(&tree.bad), 0);
+	ck_assert_uint_eq(atomic_load(&tree.ran), nodes);
+	ck_assert_uint_eq(atomic_load(&tree.accepted) + 1, nodes);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ errors */
+
+START_TEST(test_rp_post_null_fn)
+{
+	struct rp_stats st;
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+
+	ck_assert_int_eq(rp_post(pool, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rp_post(pool, NULL, &st), -EINVAL);
+	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_HIGH, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(rp_post(NULL, NULL, NULL), -EINVAL);
+	/* Nothing was queued or run. */
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_uint_eq(st.completed, 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+START_TEST(test_rp_post_prio_bad_priority)
+{
+	struct counter c;
+	struct rp_stats st;
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)3, count_fn, &c), -EINVAL);
+	ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)-1, count_fn, &c), -EINVAL);
+	ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)1000, count_fn, &c), -EINVAL);
+	ck_assert_int_eq(rp_post_prio(NULL, (enum rp_priority)3, count_fn, &c), -EINVAL);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, 0);
+	/* A good post still works, and after destroy (which runs everything
+	 * accepted) only it has run: the rejected ones never will. */
+	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, count_fn, &c), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&c.n), 1);
+}
+END_TEST
+
+/* A pool inherited across fork() refuses posts in the child. */
+START_TEST(test_rp_post_after_fork)
+{
+	struct counter c;
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+	int status;
+	pid_t pid;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
+	counter_wait(&c, 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int r1 = rp_post(pool, count_fn, &c);
+		int r2 = rp_post_prio(pool, RP_PRIORITY_HIGH, count_fn, &c);
+
+		_exit(r1 == -ECHILD && r2 == -ECHILD ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	/* The parent's pool is untouched. */
+	ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&c.n), 2);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ limits */
+
+/* LOW is not starved: with one slot and HIGH work reposting itself, a LOW
+ * task posted once still starts, within a few dozen HIGH starts (one start
+ * in 64 goes to a waiting lower queue). */
+#define AGING_CAP 100000u
+
+struct aging {
+	rp_pool *pool;
+	_Atomic unsigned high_starts;
+	_Atomic long low_at;          /* HIGH starts before LOW started; -1: not yet */
+	_Atomic unsigned streams;     /* HIGH chains still reposting */
+	_Atomic unsigned bad;
+};
+
+static struct aging aging;
+
+static void aging_high_fn(void *arg)
+{
+	unsigned n = atomic_fetch_add(&aging.high_starts, 1) + 1;
+
+	(void)arg;
+	if (atomic_load(&aging.low_at) < 0 && n < AGING_CAP) {
+		if (rp_post_prio(aging.pool, RP_PRIORITY_HIGH, aging_high_fn, NULL))
+			atomic_fetch_add(&aging.bad, 1);
+		else
+			return;
+	}
+	atomic_fetch_sub(&aging.streams, 1);
+}
+
+static void aging_low_fn(void *arg)
+{
+	(void)arg;
+	atomic_store(&aging.low_at, (long)atomic_load(&aging.high_starts));
+}
+
+static bool aging_done(void *arg)
+{
+	(void)arg;
+	return atomic_load(&aging.low_at) >= 0 && atomic_load(&aging.streams) == 0;
+}
+
+static void aging_run(enum rp_priority lower)
+{
+	struct blocker b;
+	long low_at;
+
+	memset(&aging, 0, sizeof(aging));
+	atomic_store(&aging.low_at, -1);
+	aging.pool = t_pool(1, 0, 0, 0);
+	blocker_start(aging.pool, &b);
+	/* Four HIGH chains keep the HIGH queue non-empty all along. */
+	atomic_store(&aging.streams, 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(rp_post_prio(aging.pool, RP_PRIORITY_HIGH, aging_high_fn, NULL), 0);
+	ck_assert_int_eq(rp_post_prio(aging.pool, lower, aging_low_fn, NULL), 0);
+	t_event_set(&b.release);
+
+	ck_assert_msg(t_wait_until(aging_done, NULL, T_LONG_MS), "low_at %ld, %u HIGH starts",
+		      atomic_load(&aging.low_at), atomic_load(&aging.high_starts));
+	ck_assert_int_eq(rp_pool_destroy(aging.pool), 0);
+	ck_assert_uint_eq(atomic_load(&aging.bad), 0);
+	low_at = atomic_load(&aging.low_at);
+	/* Starved until the HIGH stream gave up: the bug this catches. */
+	ck_assert_msg(low_at < (long)AGING_CAP, "the lower task waited for all %u HIGH starts",
+		      AGING_CAP);
+	/* One in 64, with room for a replacement worker's own count. */
+	ck_assert_msg(low_at <= 4 * 64, "the lower task waited for %ld HIGH starts", low_at);
+	/* And HIGH did go first for a while: aging is the exception. */
+	ck_assert_msg(low_at >= 4, "the lower task started after only %ld HIGH starts", low_at);
+}
+
+START_TEST(test_rp_post_prio_low_not_starved)
+{
+	aging_run(RP_PRIORITY_LOW);
+}
+END_TEST
+
+START_TEST(test_rp_post_prio_normal_not_starved)
+{
+	aging_run(RP_PRIORITY_NORMAL);
+}
+END_TEST
+
+/* More NORMAL tasks than the lock-free ring holds (16384) while the only
+ * slot is held: the overflow path loses nothing and keeps FIFO order, also
+ * when more are posted while the queue drains. */
+#define FIFO_HELD 40000u
+#define FIFO_MORE 30000u
+#define FIFO_N (FIFO_HELD + FIFO_MORE)
+
+struct fifo {
+	_Atomic unsigned n;
+	_Atomic unsigned bad;
+	unsigned seen[FIFO_N];
+};
+
+static struct fifo fifo;
+
+static void fifo_fn(void *arg)
+{
+	unsigned i = atomic_fetch_add(&fifo.n, 1);
+
+	if (i < FIFO_N)
+		fifo.seen[i] = (unsigned)(uintptr_t)arg;
+	else
+		atomic_fetch_add(&fifo.bad, 1);
+}
+
+static bool fifo_done(void *arg)
+{
+	(void)arg;
+	return atomic_load(&fifo.n) >= FIFO_N;
+}
+
+START_TEST(test_rp_post_overflow_fifo)
+{
+	struct blocker b;
+	struct rp_stats st;
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	unsigned i;
+
+	memset(&fifo, 0, sizeof(fifo));
+	blocker_start(pool, &b);
+	for (i = 0; i < FIFO_HELD; i++)
+		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, FIFO_HELD);
+	ck_assert_uint_eq(atomic_load(&fifo.n), 0);
+	t_event_set(&b.release);
+	/* Keep posting while the worker drains the ring and the list. */
+	for (; i < FIFO_N; i++)
+		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
+
+	ck_assert_msg(t_wait_until(fifo_done, NULL, T_LONG_MS), "%u of %u ran",
+		      atomic_load(&fifo.n), FIFO_N);
+	st = stats_wait(pool, FIFO_N + 1);
+	ck_assert_uint_eq(st.completed, FIFO_N + 1);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(atomic_load(&fifo.n), FIFO_N);
+	ck_assert_uint_eq(atomic_load(&fifo.bad), 0);
+	for (i = 0; i < FIFO_N; i++)
+		ck_assert_msg(fifo.seen[i] == i, "start %u ran task %u", i, fifo.seen[i]);
+}
+END_TEST
+
+/* HIGH and LOW queues are smaller than NORMAL's: their overflow loses
+ * nothing either, and destroy drains all three. */
+START_TEST(test_rp_post_prio_overflow_all)
+{
+	struct counter c[3];
+	struct blocker b;
+	struct rp_stats st;
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	const unsigned n = 20000;
+
+	memset(c, 0, sizeof(c));
+	blocker_start(pool, &b);
+	for (unsigned i = 0; i < n; i++)
+		for (int p = 0; p < 3; p++)
+			ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)p, count_fn, &c[p]), 0);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.queued, 3ull * n);
+	t_event_set(&b.release);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	for (int p = 0; p < 3; p++)
+		ck_assert_uint_eq(atomic_load(&c[p].n), n);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ concurrency */
+
+/* Many outside threads post at once: nothing is lost. */
+#define POSTERS 4
+#define POSTS 100000u
+
+struct posters {
+	rp_pool *pool;
+	struct counter c;
+	_Atomic unsigned bad;
+	struct t_event go;
+};
+
+static void *poster_main(void *arg)
+{
+	struct posters *p = arg;
+
+	t_event_wait(&p->go);
+	for (unsigned i = 0; i < POSTS; i++) {
+		enum rp_priority prio = (enum rp_priority)(i % 3);
+
+		if (rp_post_prio(p->pool, prio, count_fn, &p->c))
+			atomic_fetch_add(&p->bad, 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_rp_post_many_posters)
+{
+	static struct posters p;
+	pthread_t th[POSTERS];
+	struct rp_stats st;
+	const unsigned long total = (unsigned long)POSTERS * POSTS;
+
+	memset(&p, 0, sizeof(p));
+	p.pool = t_pool(0, 0, 0, 0);
+	for (int i = 0; i < POSTERS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, poster_main, &p), 0);
+	t_event_set(&p.go);
+	for (int i = 0; i < POSTERS; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_uint_eq(atomic_load(&p.bad), 0);
+	counter_wait(&p.c, total);
+	st = stats_wait(p.pool, total);
+	ck_assert_uint_eq(st.completed, total);
+	ck_assert_uint_eq(st.queued, 0);
+	ck_assert_int_eq(rp_pool_destroy(p.pool), 0);
+	ck_assert_uint_eq(atomic_load(&p.c.n), total);
+}
+END_TEST
+
+/* Outside posters and callbacks that post, at once, on a small pool. */
+struct mixed {
+	rp_pool *pool;
+	_Atomic unsigned long ran;
+	_Atomic unsigned long accepted;
+	_Atomic unsigned bad;
+	struct t_event go;
+};
+
+static struct mixed mixed;
+
+#define MIXED_POSTS 20000u
+
+static void mixed_fn(void *arg)
+{
+	uintptr_t left = (uintptr_t)arg;
+
+	if (left) {
+		if (rp_post_prio(mixed.pool, (enum rp_priority)(left % 3), mixed_fn,
+				 (void *)(left - 1)))
+			atomic_fetch_add(&mixed.bad, 1);
+		else
+			atomic_fetch_add(&mixed.accepted, 1);
+	}
+	atomic_fetch_add(&mixed.ran, 1);
+}
+
+static void *mixed_poster(void *arg)
+{
+	(void)arg;
+	t_event_wait(&mixed.go);
+	for (unsigned i = 0; i < MIXED_POSTS; i++) {
+		if (rp_post(mixed.pool, mixed_fn, (void *)(uintptr_t)(i % 4)))
+			atomic_fetch_add(&mixed.bad, 1);
+		else
+			atomic_fetch_add(&mixed.accepted, 1);
+	}
+	return NULL;
+}
+
+static bool mixed_done(void *arg)
+{
+	return atomic_load(&mixed.ran) >= *(unsigned long *)arg;
+}
+
+START_TEST(test_rp_post_posters_and_callbacks)
+{
+	pthread_t th[POSTERS];
+	struct rp_stats st;
+	unsigned long total = 0;
+
+	/* Each outside post starts a chain of 1 + (i % 4) tasks. */
+	for (unsigned i = 0; i < MIXED_POSTS; i++)
+		total += 1 + i % 4;
+	total *= POSTERS;
+
+	memset(&mixed, 0, sizeof(mixed));
+	mixed.pool = t_pool(1, 0, 0, 0);
+	for (int i = 0; i < POSTERS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, mixed_poster, NULL), 0);
+	t_event_set(&mixed.go);
+	for (int i = 0; i < POSTERS; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_msg(t_wait_until(mixed_done, &total, T_LONG_MS), "%lu of %lu ran",
+		      atomic_load(&mixed.ran), total);
+	st = stats_wait(mixed.pool, total);
+	ck_assert_uint_eq(st.completed, total);
+	ck_assert_int_eq(rp_pool_destroy(mixed.pool), 0);
+	ck_assert_uint_eq(atomic_load(&mixed.bad), 0);
+	ck_assert_uint_eq(atomic_load(&mixed.accepted), total);
+	ck_assert_uint_eq(atomic_load(&mixed.ran), total);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ suite */
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("post");
+	TCase *tc;
+
+	tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_post_runs_once);
+	tcase_add_test(tc, test_rp_post_default_pool);
+	tcase_add_test(tc, test_rp_post_prio_order);
+	tcase_add_test(tc, test_rp_post_is_normal_priority);
+	tcase_add_test(tc, test_rp_post_from_callback);
+	tcase_add_test(tc, test_rp_pool_stats_queued_completed);
+	tcase_add_test(tc, test_rp_pool_destroy_runs_posts);
+	tcase_add_test(tc, test_rp_pool_destroy_runs_posts_at_once);
+	tcase_add_test(tc, test_rp_pool_destroy_runs_posts_from_callbacks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_post_null_fn);
+	tcase_add_test(tc, test_rp_post_prio_bad_priority);
+	tcase_add_test(tc, test_rp_post_after_fork);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_post_prio_low_not_starved);
+	tcase_add_test(tc, test_rp_post_prio_normal_not_starved);
+	tcase_add_test(tc, test_rp_post_overflow_fifo);
+	tcase_add_test(tc, test_rp_post_prio_overflow_all);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_post_many_posters);
+	tcase_add_test(tc, test_rp_post_posters_and_callbacks);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return t_main(make_suite, true);
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* The run queue: FIFO order, the overflow list, and MPMC without loss. */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "helpers.h"
+#include "../lib/internal.h"
+
+static void fn_a(void *arg)
+{
+	(void)arg;
+}
+
+START_TEST(test_queue_fifo)
+{
+	struct rp_queue q;
+	rp_fn *fn;
+	void *arg;
+
+	ck_assert_int_eq(rp__queue_init(&q, 8), 0);
+	ck_assert(!rp__queue_pop(&q, &fn, &arg));
+	for (uintptr_t i = 1; i <= 6; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__queue_len(&q), 6);
+	for (uintptr_t i = 1; i <= 6; i++) {
+		ck_assert(rp__queue_pop(&q, &fn, &arg));
+		ck_assert_ptr_eq((void *)fn, (void *)fn_a);
+		ck_assert_uint_eq((uintptr_t)arg, i);
+	}
+	ck_assert(!rp__queue_pop(&q, &fn, &arg));
+	ck_assert_uint_eq(rp__queue_len(&q), 0);
+	rp__queue_fini(&q);
+}
+END_TEST
+
+/* A full ring spills to the overflow list; order holds across both, and
+ * the ring is used again once the list drains. */
+START_TEST(test_queue_overflow)
+{
+	struct rp_queue q;
+	rp_fn *fn;
+	void *arg;
+	uintptr_t next = 1;
+
+	ck_assert_int_eq(rp__queue_init(&q, 4), 0);
+	for (uintptr_t i = 1; i <= 100; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__queue_len(&q), 100);
+	ck_assert_uint_eq(atomic_load(&q.ovf_len), 96);
+	for (int k = 0; k < 50; k++) {
+		ck_assert(rp__queue_pop(&q, &fn, &arg));
+		ck_assert_uint_eq((uintptr_t)arg, next++);
+	}
+	for (uintptr_t i = 101; i <= 110; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	while (rp__queue_pop(&q, &fn, &arg))
+		ck_assert_uint_eq((uintptr_t)arg, next++);
+	ck_assert_uint_eq(next, 111);
+	ck_assert_uint_eq(atomic_load(&q.ovf_len), 0);
+	ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)1), 0);
+	ck_assert_uint_eq(atomic_load(&q.ovf_len), 0); /* back in the ring */
+	rp__queue_fini(&q);
+}
+END_TEST
+
+#define PRODUCERS 3
+#define CONSUMERS 3
+#define PER_PRODUCER 200000
+
+struct mpmc {
+	struct rp_queue q;
+	_Atomic int producers_left;
+	_Atomic unsigned long long sum, count;
+};
+
+static void *producer(void *p)
+{
+	struct mpmc *m = p;
+
+	for (uintptr_t i = 1; i <= PER_PRODUCER; i++)
+		ck_assert_int_eq(rp__queue_push(&m->q, fn_a, (void *)i), 0);
+	atomic_fetch_sub(&m->producers_left, 1);
+	return NULL;
+}
+
+static void *consumer(void *p)
+{
+	struct mpmc *m = p;
+	unsigned long long sum = 0, count = 0;
+	rp_fn *fn;
+	void *arg;
+
+	for (;;) {
+		if (rp__queue_pop(&m->q, &fn, &arg)) {
+			sum += (uintptr_t)arg;
+			count++;
+		} else if (!atomic_load(&m->producers_left) && !rp__queue_len(&m->q)) {
+			break;
+		}
+	}
+	atomic_fetch_add(&m->sum, sum);
+	atomic_fetch_add(&m->count, count);
+	return NULL;
+}
+
+/* Many producers and consumers through a small ring (overflow included):
+ * every entry comes out exactly once. */
+START_TEST(test_queue_mpmc)
+{
+	struct mpmc m;
+	pthread_t p[PRODUCERS], c[CONSUMERS];
+	unsigned long long want = (unsigned long long)PER_PRODUCER * (PER_PRODUCER + 1) / 2 * PRODUCERS;
+
+	ck_assert_int_eq(rp__queue_init(&m.q, 256), 0);
+	atomic_init(&m.producers_left, PRODUCERS);
+	atomic_init(&m.sum, 0);
+	atomic_init(&m.count, 0);
+	for (int i = 0; i < CONSUMERS; i++)
+		ck_assert_int_eq(pthread_create(&c[i], NULL, consumer, &m), 0);
+	for (int i = 0; i < PRODUCERS; i++)
+		ck_assert_int_eq(pthread_create(&p[i], NULL, producer, &m), 0);
+	for (int i = 0; i < PRODUCERS; i++)
+		pthread_join(p[i], NULL);
+	for (int i = 0; i < CONSUMERS; i++)
+		pthread_join(c[i], NULL);
+	ck_assert_uint_eq(atomic_load(&m.count), (unsigned long long)PER_PRODUCER * PRODUCERS);
+	ck_assert_uint_eq(atomic_load(&m.sum), want);
+	rp__queue_fini(&m.q);
+}
+END_TEST
+
+Suite *make_suite(void);
+Suite *make_suite(void)
+{
+	Suite *s = suite_create("queue");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_queue_fifo);
+	tcase_add_test(tc, test_queue_overflow);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("concurrency");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_queue_mpmc);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return t_main(make_suite, false);
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unhinted blocking (DESIGN 4): detected through perf switch records, or
+ * through /proc sampling where perf is refused, and work behind it starts
+ * within a few sample periods; preemption is not blocking; the regulator
+ * sleeps while it is not needed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "../lib/internal.h"
+
+/* Each test runs with perf monitors (where the kernel allows them) and
+ * with /proc sampling forced. */
+static const char *monitor;
+
+static void set_monitor(void)
+{
+	if (monitor)
+		setenv("RINGPOOL_MONITOR", monitor, 1);
+	else
+		unsetenv("RINGPOOL_MONITOR");
+}
+
+struct blocker {
+	_Atomic uint32_t released;
+	_Atomic int timed_out;
+	_Atomic int started;
+	int fds[2];
+};
+
+/* Blocks in the kernel without a hint, for at most 20 s. */
+static void futex_blocker(void *arg)
+{
+	struct blocker *b = arg;
+	struct timespec ts = { 20, 0 };
+
+	atomic_store(&b->started, 1);
+	while (!atomic_load(&b->released)) {
+		if (syscall(SYS_futex, &b->released, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0) == -1 &&
+		    errno == ETIMEDOUT) {
+			atomic_store(&b->timed_out, 1);
+			break;
+		}
+	}
+}
+
+static void releaser(void *arg)
+{
+	struct blocker *b = arg;
+
+	atomic_store(&b->released, 1);
+	syscall(SYS_futex, &b->released, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static bool started(void *arg)
+{
+	return atomic_load(&((struct blocker *)arg)->started);
+}
+
+static bool is_released(void *arg)
+{
+	return atomic_load(&((struct blocker *)arg)->released);
+}
+
+/* With C = 1, a callback blocked without a hint must not hold back the
+ * task that would release it: the regulator sees the block and starts the
+ * next task while the first still waits. */
+START_TEST(test_regulator_detects_futex_block)
+{
+	rp_pool *pool;
+	struct blocker b = { 0 };
+	struct rp_stats st;
+
+	set_monitor();
+	pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &b), 0);
+	ck_assert(t_wait_until(started, &b, 5000));
+	ck_assert_int_eq(rp_post(pool, releaser, &b), 0);
+	ck_assert(t_wait_until(is_released, &b, 15000));
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_int_eq(atomic_load(&b.timed_out), 0);
+	(void)st;
+}
+END_TEST
+
+static void pipe_reader(void *arg)
+{
+	struct blocker *b = arg;
+	char c;
+
+	atomic_store(&b->started, 1);
+	if (read(b->fds[0], &c, 1) != 1)
+		atomic_store(&b->timed_out, 1);
+	atomic_store(&b->released, 1);
+}
+
+static void pipe_writer(void *arg)
+{
+	struct blocker *b = arg;
+
+	if (write(b->fds[1], "x", 1) != 1)
+		abort();
+}
+
+START_TEST(test_regulator_detects_read_block)
+{
+	rp_pool *pool;
+	struct blocker b = { 0 };
+	struct rp_stats st;
+
+	set_monitor();
+	ck_assert_int_eq(pipe(b.fds), 0);
+	pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(pool, pipe_reader, &b), 0);
+	ck_assert(t_wait_until(started, &b, 5000));
+	ck_assert_int_eq(rp_post(pool, pipe_writer, &b), 0);
+	ck_assert(t_wait_until(is_released, &b, 15000));
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_ge(st.blocks_detected, 1);
+	ck_assert_uint_eq(st.blocks_hinted, 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	close(b.fds[0]);
+	close(b.fds[1]);
+}
+END_TEST
+
+/* The block is counted while it lasts and the worker counts running again
+ * once it wakes. */
+START_TEST(test_regulator_stats_during_block)
+{
+	rp_pool *pool;
+	struct blocker b = { 0 };
+	struct blocker other = { .released = 1 };
+	struct rp_stats st;
+
+	set_monitor();
+	pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &b), 0);
+	ck_assert(t_wait_until(started, &b, 5000));
+	/* Work behind it makes the regulator look. */
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &other), 0);
+	for (int i = 0; i < 10000; i++) {
+		ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+		if (st.blocks_detected)
+			break;
+		t_sleep_ms(1);
+	}
+	ck_assert_uint_eq(st.blocks_detected, 1);
+	ck_assert_uint_le(st.running, 1);
+	releaser(&b);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+struct hog {
+	_Atomic int stop;
+};
+
+static void *hog_main(void *arg)
+{
+	struct hog *h = arg;
+
+	while (!atomic_load(&h->stop))
+		;
+	return NULL;
+}
+
+static void cpu_20ms(void *arg)
+{
+	t_busy_us(20000);
+	t_latch_done(arg);
+}
+
+/* Preempted is not blocked: CPU-bound callbacks sharing one CPU with a
+ * hog, with work queued behind them, are never counted blocked. */
+START_TEST(test_regulator_ignores_preemption)
+{
+	rp_pool *pool;
+	struct hog h = { 0 };
+	struct t_latch done;
+	struct rp_stats st;
+	cpu_set_t one;
+	pthread_t hog;
+
+	set_monitor();
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	ck_assert_int_eq(pthread_create(&hog, NULL, hog_main, &h), 0);
+	pool = t_pool(1, 0, 0, 0);
+	t_latch_init(&done, 30);
+	for (int i = 0; i < 30; i++)
+		ck_assert_int_eq(rp_post(pool, cpu_20ms, &done), 0);
+	t_latch_wait(&done);
+	atomic_store(&h.stop, 1);
+	pthread_join(hog, NULL);
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.blocks_detected, 0);
+	/* The regulator did look all along. */
+	ck_assert_uint_gt(atomic_load(&pool->reg.rounds), 10);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+static void nop(void *arg)
+{
+	t_latch_done(arg);
+}
+
+/* No work waiting: the regulator does not sample (an idle pool makes no
+ * wake-ups). */
+START_TEST(test_regulator_sleeps_when_idle)
+{
+	rp_pool *pool;
+	struct blocker b = { 0 };
+	struct t_latch l;
+	unsigned long long r1, r2;
+
+	set_monitor();
+	pool = t_pool(1, 0, 0, 0);
+	/* Wake it once. */
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &b), 0);
+	ck_assert(t_wait_until(started, &b, 5000));
+	t_latch_init(&l, 1);
+	ck_assert_int_eq(rp_post(pool, nop, &l), 0);
+	t_latch_wait(&l);
+	releaser(&b);
+	t_sleep_ms(100);
+	r1 = atomic_load(&pool->reg.rounds);
+	ck_assert_uint_gt(r1, 0);
+	t_sleep_ms(300);
+	r2 = atomic_load(&pool->reg.rounds);
+	ck_assert_uint_eq(r1, r2);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+/* Which monitor the workers got: perf where the kernel allows it. */
+START_TEST(test_regulator_monitor_kind)
+{
+	rp_pool *pool;
+	struct t_latch l;
+	bool perf = false;
+
+	set_monitor();
+	pool = t_pool(2, 2, 0, 0);
+	t_latch_init(&l, 1);
+	ck_assert_int_eq(rp_post(pool, nop, &l), 0);
+	t_latch_wait(&l);
+	t_sleep_ms(20);
+	pthread_mutex_lock(&pool->lock);
+	for (size_t i = 0; i < pool->nworkers; i++)
+		perf |= !strcmp(rp__monitor_kind(pool->workers[i]), "perf");
+	pthread_mutex_unlock(&pool->lock);
+	if (monitor)
+		ck_assert(!perf);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+static Suite *make(const char *name)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_regulator_detects_futex_block);
+	tcase_add_test(tc, test_regulator_detects_read_block);
+	tcase_add_test(tc, test_regulator_stats_during_block);
+	tcase_add_test(tc, test_regulator_ignores_preemption);
+	tcase_add_test(tc, test_regulator_sleeps_when_idle);
+	tcase_add_test(tc, test_regulator_monitor_kind);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *make_perf(void)
+{
+	monitor = NULL;
+	return make("regulator-perf");
+}
+
+static Suite *make_proc(void)
+{
+	monitor = "proc";
+	return make("regulator-proc");
+}
+
+int main(void)
+{
+	int a = t_main(make_perf, true);
+	int b = t_main(make_proc, true);
+
+	return a == EXIT_FAILURE || b == EXIT_FAILURE ? EXIT_FAILURE : a;
+}
