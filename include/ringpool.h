@@ -64,9 +64,11 @@ struct rp_stats {
  * Context: any thread.  @opts may be NULL (all defaults); @opts->name is
  *   copied.  Workers are started on demand, never more than max_threads.
  * Return: 0 and *@poolp set; -EINVAL for a NULL @poolp, non-zero flags or
- *   resv, min_threads > max_threads or concurrency > max_threads; -ENOMEM;
- *   -EAGAIN if min_threads workers cannot be started.  *@poolp is untouched
- *   on failure.
+ *   resv, min_threads > max_threads or concurrency > max_threads (max_threads
+ *   0 stands for its default, 2048 or the concurrency if larger); -ENOMEM;
+ *   -EAGAIN if min_threads workers cannot be started; -ENOSYS if
+ *   RINGPOOL_BACKEND=uring forces a backend the system cannot provide.
+ *   *@poolp is untouched on failure.
  */
 int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts);
 
@@ -87,18 +89,20 @@ rp_pool *rp_pool_default(void);
  *   except from callbacks that are still running on it (they may post).
  * Lifetime: all work objects of @pool must have been closed.
  * Return: 0; -EINVAL if @pool is NULL or the default pool; -EDEADLK from a
- *   callback of @pool; -EBUSY if work objects of @pool are still open.  On
- *   error the pool is unchanged.
+ *   callback of @pool; -EBUSY if work objects of @pool are still open;
+ *   -ECHILD for a pool inherited across fork().  On error the pool is
+ *   unchanged.
  */
 int rp_pool_destroy(rp_pool *pool);
 
 /*
  * rp_pool_stats - a snapshot of the pool's counters.
- * Context: any thread; wait-free.  Each field is read atomically; the
- *   snapshot as a whole is consistent to within the callbacks that change
- *   state while it is taken.
+ * Context: any thread; takes the pool's lock briefly, never waits for
+ *   callbacks.  Each field is read atomically; the snapshot as a whole is
+ *   consistent to within the callbacks that change state while it is taken.
  * Return: 0; -EINVAL if @st is NULL; -ENOMEM if @pool is NULL and the
- *   default pool cannot be created.
+ *   default pool cannot be created; -ECHILD for a pool inherited across
+ *   fork().
  */
 int rp_pool_stats(rp_pool *pool, struct rp_stats *st);
 
@@ -106,8 +110,9 @@ int rp_pool_stats(rp_pool *pool, struct rp_stats *st);
  * rp_post, rp_post_prio - run @fn(@arg) once on @pool.
  * Context: any thread, including callbacks; never blocks; lock-free while
  *   the pool is saturated.  Allocates nothing in steady state.
- * Return: 0; -EINVAL for a NULL @fn or an unknown @prio; -ENOMEM; -ECHILD
- *   for a pool inherited across fork().
+ * Return: 0; -EINVAL for a NULL @fn or an unknown @prio; -ENOMEM (out of
+ *   memory, or @pool is NULL and the default pool cannot be created);
+ *   -ECHILD for a pool inherited across fork().
  */
 int rp_post(rp_pool *pool, rp_fn *fn, void *arg);
 int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
@@ -116,16 +121,20 @@ int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
  * rp_work_create - a reusable work object that runs @fn(@arg) at normal
  *   priority once per submission.
  * Context: any thread.
- * Return: 0 and *@workp set; -EINVAL for NULL @workp or @fn; -ENOMEM.
+ * Return: 0 and *@workp set; -EINVAL for NULL @workp or @fn; -ENOMEM (out
+ *   of memory, or @pool is NULL and the default pool cannot be created);
+ *   -ECHILD for a pool inherited across fork().
  */
 int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
 
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may
  *   overlap: two submits give two callbacks, possibly at once.
- * Context: any thread, including @work's own callback; never blocks; never
- *   allocates.
- * Return: 0; -EINVAL if @work is NULL or closed.
+ * Context: any thread, including @work's own callback; never blocks;
+ *   allocates only when thousands of tasks wait and the queue's ring is full.
+ * Return: 0; -EINVAL if @work is NULL or closed; -ENOMEM (only when many
+ *   thousands of submissions wait and no memory is left); -ECHILD for a work
+ *   object inherited across fork().
  */
 int rp_work_submit(rp_work *work);
 
@@ -136,7 +145,8 @@ int rp_work_submit(rp_work *work);
  * Context: any thread except a callback of @work.  Inside a callback of
  *   another work object of the same pool, the wait is a hinted block, so it
  *   never deadlocks the pool.
- * Return: 0; -EINVAL if @work is NULL; -EDEADLK from @work's own callback.
+ * Return: 0; -EINVAL if @work is NULL; -EDEADLK from @work's own callback;
+ *   -ECHILD for a work object inherited across fork().
  */
 int rp_work_wait(rp_work *work, bool cancel_pending);
 
@@ -154,7 +164,8 @@ int rp_work_close(rp_work *work);
  * Context: any thread; no-ops outside pool workers.  Nestable: only the
  *   outermost pair counts.  rp_blocking_begin() releases the caller's slot
  *   (and a replacement, if work is waiting); rp_blocking_end() waits for a
- *   free slot before it returns.  Unbalanced calls are ignored.
+ *   free slot before it returns.  An unmatched rp_blocking_end() is ignored;
+ *   a callback that returns inside a block has it closed for it.
  */
 void rp_blocking_begin(void);
 void rp_blocking_end(void);

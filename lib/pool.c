@@ -60,6 +60,13 @@ static const struct rp_backend_ops *pick_backend(void)
 	return &rp__backend_uring;
 }
 
+static bool forced_backend(void)
+{
+	const char *s = getenv("RINGPOOL_BACKEND");
+
+	return s && !strcmp(s, "uring");
+}
+
 static void pool_free(rp_pool *pool)
 {
 	for (int p = 0; p < RP_NPRIO; p++)
@@ -124,7 +131,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 
 	pool->ops = pick_backend();
 	ret = pool->ops->pool_init(pool);
-	if (ret == -ENOSYS && pool->ops == &rp__backend_uring && !getenv("RINGPOOL_BACKEND")) {
+	if (ret == -ENOSYS && pool->ops == &rp__backend_uring && !forced_backend()) {
 		/* io_uring is missing, disabled or filtered: the portable
 		 * backend serves instead. */
 		pool->ops = &rp__backend_futex;

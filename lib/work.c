@@ -106,6 +106,8 @@ RP_EXPORT int rp_work_submit(rp_work *work)
 
 	if (!work || atomic_load_explicit(&work->closed, memory_order_relaxed))
 		return -EINVAL;
+	if (!rp__pool_valid(work->pool))
+		return -ECHILD;
 	atomic_fetch_add(&work->refs, 1);
 	atomic_fetch_add(&work->queue, Q_ONE);
 	atomic_fetch_add(&work->submitted, 1);
@@ -128,6 +130,8 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 		return -EINVAL;
 	if (self && self->cur_work == work)
 		return -EDEADLK;
+	if (!rp__pool_valid(work->pool))
+		return -ECHILD;
 	target = atomic_load(&work->submitted);
 	if (cancel_pending) {
 		uint64_t v = atomic_load(&work->queue), nv;

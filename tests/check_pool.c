@@ -567,6 +567,40 @@ START_TEST(test_rp_pool_ring_setup_failure)
 }
 END_TEST
 
+/* Threads outside the pool wake ring-parked workers through
+ * IORING_REGISTER_SEND_MSG_RING (Linux 6.13) or, where the kernel lacks it,
+ * through a pool-owned sender ring: both paths deliver. */
+static void check_outside_wakeups(bool force_sender)
+{
+	rp_pool *pool;
+	_Atomic int n = 0;
+
+	rp__uring_force_sender_ring(force_sender);
+	pool = t_pool(2, 0, 0, 0);
+	ck_assert(pool->bk.uring);
+	if (force_sender)
+		ck_assert_ptr_nonnull(pool->bk.sender);
+	for (int i = 0; i < 50; i++) {
+		ck_assert_int_eq(rp_post(pool, count, &n), 0);
+		for (int k = 0; k < 5000 && atomic_load(&n) != i + 1; k++)
+			t_sleep_ms(1);
+		ck_assert_int_eq(atomic_load(&n), i + 1);
+		t_sleep_ms(1); /* the worker parks on its ring again */
+	}
+	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_ring), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	rp__uring_force_sender_ring(false);
+}
+
+START_TEST(test_rp_post_outside_thread_wakeups)
+{
+	if (!t_backend() || strcmp(t_backend(), "uring"))
+		return;
+	check_outside_wakeups(false);
+	check_outside_wakeups(true);
+}
+END_TEST
+
 Suite *make_suite(void);
 Suite *make_suite(void)
 {
@@ -600,6 +634,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_pool_create_spawn_failure);
 	tcase_add_test(tc, test_rp_post_spawn_failure);
 	tcase_add_test(tc, test_rp_pool_ring_setup_failure);
+	tcase_add_test(tc, test_rp_post_outside_thread_wakeups);
 	suite_add_tcase(s, tc);
 	return s;
 }
