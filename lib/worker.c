@@ -379,9 +379,16 @@ void rp__release_worker(rp_pool *pool)
 	 * find work wakes the next one, see stop_spinning()), or the work may
 	 * be gone.  Without this, two blocks at once start two workers for
 	 * one task. */
-	if (atomic_load(&pool->nspinning) || rp__queues_empty(pool)) {
+	if (atomic_load(&pool->nspinning)) {
 		pthread_mutex_unlock(&pool->lock);
-		slot_return(pool);
+		slot_return(pool); /* the spinner looks after its decrement: (b) */
+		return;
+	}
+	if (rp__queues_empty(pool)) {
+		pthread_mutex_unlock(&pool->lock);
+		/* A post since our look saw this slot taken and woke nobody:
+		 * give the slot back the way that looks at the queue after. */
+		rp__slot_release(pool);
 		return;
 	}
 	w = pool->stopping ? NULL : idle_pop_locked(pool);

@@ -55,7 +55,7 @@ static void counter_wait(struct counter *c, unsigned long target)
 {
 	c->target = target;
 	ck_assert_msg(t_wait_until(counter_reached, c, T_LONG_MS),
-		      "only %lu of %lu callbacks ran", atomic_load(&c->n), target);
+		      "only %lu of %lu callbacks ran", c->n, target);
 }
 
 /* The spinning blocker: holds its slot on CPU until released. */
@@ -154,9 +154,9 @@ START_TEST(test_rp_post_runs_once)
 	/* Destroy runs anything left; then no callback may run again. */
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	for (unsigned i = 0; i < 64; i++)
-		ck_assert_msg(atomic_load(&o.runs[i]) == 1, "task %u ran %u times", i,
-			      atomic_load(&o.runs[i]));
-	ck_assert_uint_eq(atomic_load(&o.total), 64);
+		ck_assert_msg(o.runs[i] == 1, "task %u ran %u times", i,
+			      o.runs[i]);
+	ck_assert_uint_eq(o.total, 64);
 }
 END_TEST
 
@@ -182,13 +182,13 @@ START_TEST(test_rp_post_default_pool)
 	memset(&w, 0, sizeof(w));
 	ck_assert_int_eq(rp_post(NULL, where_fn, &w), 0);
 	t_event_wait(&w.done);
-	ck_assert_int_ne(atomic_load(&w.tid), 0);
-	ck_assert_int_ne(atomic_load(&w.tid), t_gettid());
+	ck_assert_int_ne(w.tid, 0);
+	ck_assert_int_ne(w.tid, t_gettid());
 	/* The same default pool serves rp_post_prio and rp_pool_stats. */
 	memset(&w, 0, sizeof(w));
 	ck_assert_int_eq(rp_post_prio(NULL, RP_PRIORITY_LOW, where_fn, &w), 0);
 	t_event_wait(&w.done);
-	ck_assert_int_ne(atomic_load(&w.tid), t_gettid());
+	ck_assert_int_ne(w.tid, t_gettid());
 	ck_assert_int_eq(rp_pool_stats(NULL, &st), 0);
 	ck_assert_ptr_eq(rp_pool_default(), rp_pool_default());
 }
@@ -253,12 +253,12 @@ START_TEST(test_rp_post_prio_order)
 	ck_assert_uint_eq(count[RP_PRIORITY_NORMAL], 10);
 	ck_assert_uint_eq(count[RP_PRIORITY_LOW], 10);
 	/* Nothing may start while the blocker holds the slot. */
-	ck_assert_uint_eq(atomic_load(&rec.n), 0);
+	ck_assert_uint_eq(rec.n, 0);
 	t_event_set(&b.release);
 
 	ck_assert(t_wait_until(prio_done, &rec, T_LONG_MS));
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&rec.n), 30);
+	ck_assert_uint_eq(rec.n, 30);
 	for (unsigned i = 1; i < 30; i++)
 		ck_assert_msg(rec.seen[i - 1] <= rec.seen[i],
 			      "start %u has priority %d after one of priority %d", i, rec.seen[i],
@@ -290,7 +290,7 @@ START_TEST(test_rp_post_is_normal_priority)
 	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_HIGH, prio_fn, &args[RP_PRIORITY_HIGH]), 0);
 	t_event_set(&b.release);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&rec.n), 3);
+	ck_assert_uint_eq(rec.n, 3);
 	ck_assert_int_eq(rec.seen[0], RP_PRIORITY_HIGH);
 	ck_assert_int_eq(rec.seen[1], RP_PRIORITY_NORMAL);
 	ck_assert_int_eq(rec.seen[2], RP_PRIORITY_LOW);
@@ -338,11 +338,11 @@ START_TEST(test_rp_post_from_callback)
 	tree.pool = t_pool(2, 0, 0, 0);
 	ck_assert_int_eq(rp_post(tree.pool, tree_fn, (void *)(uintptr_t)0), 0);
 	counter_wait(&tree.done, nodes);
-	ck_assert_uint_eq(atomic_load(&tree.bad), 0);
-	ck_assert_uint_eq(atomic_load(&tree.accepted) + 1, nodes);
+	ck_assert_uint_eq(tree.bad, 0);
+	ck_assert_uint_eq(tree.accepted + 1, nodes);
 	stats_wait(tree.pool, nodes);
 	ck_assert_int_eq(rp_pool_destroy(tree.pool), 0);
-	ck_assert_uint_eq(atomic_load(&tree.ran), nodes);
+	ck_assert_uint_eq(tree.ran, nodes);
 }
 END_TEST
 
@@ -374,7 +374,7 @@ START_TEST(test_rp_pool_stats_queued_completed)
 	ck_assert_uint_eq(st.queued, n);
 	ck_assert_uint_eq(st.completed, 0);
 	ck_assert_uint_eq(st.running, 1);
-	ck_assert_uint_eq(atomic_load(&c.n), 0);
+	ck_assert_uint_eq(c.n, 0);
 
 	t_event_set(&b.release);
 	counter_wait(&c, n);
@@ -383,7 +383,7 @@ START_TEST(test_rp_pool_stats_queued_completed)
 	ck_assert_uint_eq(st.queued, 0);
 	ck_assert_uint_eq(st.completed, n + 1);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), n);
+	ck_assert_uint_eq(c.n, n);
 }
 END_TEST
 
@@ -415,7 +415,7 @@ START_TEST(test_rp_pool_destroy_runs_posts)
 	ck_assert_int_eq(pthread_create(&th, NULL, release_later, &b), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	pthread_join(th, NULL);
-	ck_assert_uint_eq(atomic_load(&c.n), 10000);
+	ck_assert_uint_eq(c.n, 10000);
 }
 END_TEST
 
@@ -429,7 +429,7 @@ START_TEST(test_rp_pool_destroy_runs_posts_at_once)
 	for (unsigned i = 0; i < 10000; i++)
 		ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 10000);
+	ck_assert_uint_eq(c.n, 10000);
 }
 END_TEST
 
@@ -442,9 +442,9 @@ START_TEST(test_rp_pool_destroy_runs_posts_from_callbacks)
 	tree.pool = t_pool(2, 0, 0, 0);
 	ck_assert_int_eq(rp_post(tree.pool, tree_fn, (void *)(uintptr_t)0), 0);
 	ck_assert_int_eq(rp_pool_destroy(tree.pool), 0);
-	ck_assert_uint_eq(atomic_load(&tree.bad), 0);
-	ck_assert_uint_eq(atomic_load(&tree.ran), nodes);
-	ck_assert_uint_eq(atomic_load(&tree.accepted) + 1, nodes);
+	ck_assert_uint_eq(tree.bad, 0);
+	ck_assert_uint_eq(tree.ran, nodes);
+	ck_assert_uint_eq(tree.accepted + 1, nodes);
 }
 END_TEST
 
@@ -485,7 +485,7 @@ START_TEST(test_rp_post_prio_bad_priority)
 	 * accepted) only it has run: the rejected ones never will. */
 	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, count_fn, &c), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 1);
+	ck_assert_uint_eq(c.n, 1);
 }
 END_TEST
 
@@ -514,7 +514,7 @@ START_TEST(test_rp_post_after_fork)
 	/* The parent's pool is untouched. */
 	ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 2);
+	ck_assert_uint_eq(c.n, 2);
 }
 END_TEST
 
@@ -578,9 +578,9 @@ static void aging_run(enum rp_priority lower)
 	t_event_set(&b.release);
 
 	ck_assert_msg(t_wait_until(aging_done, NULL, T_LONG_MS), "low_at %ld, %u HIGH starts",
-		      atomic_load(&aging.low_at), atomic_load(&aging.high_starts));
+		      aging.low_at, aging.high_starts);
 	ck_assert_int_eq(rp_pool_destroy(aging.pool), 0);
-	ck_assert_uint_eq(atomic_load(&aging.bad), 0);
+	ck_assert_uint_eq(aging.bad, 0);
 	low_at = atomic_load(&aging.low_at);
 	/* Starved until the HIGH stream gave up: the bug this catches. */
 	ck_assert_msg(low_at < (long)AGING_CAP, "the lower task waited for all %u HIGH starts",
@@ -647,19 +647,19 @@ START_TEST(test_rp_post_overflow_fifo)
 		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_eq(st.queued, FIFO_HELD);
-	ck_assert_uint_eq(atomic_load(&fifo.n), 0);
+	ck_assert_uint_eq(fifo.n, 0);
 	t_event_set(&b.release);
 	/* Keep posting while the worker drains the ring and the list. */
 	for (; i < FIFO_N; i++)
 		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
 
 	ck_assert_msg(t_wait_until(fifo_done, NULL, T_LONG_MS), "%u of %u ran",
-		      atomic_load(&fifo.n), FIFO_N);
+		      fifo.n, FIFO_N);
 	st = stats_wait(pool, FIFO_N + 1);
 	ck_assert_uint_eq(st.completed, FIFO_N + 1);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&fifo.n), FIFO_N);
-	ck_assert_uint_eq(atomic_load(&fifo.bad), 0);
+	ck_assert_uint_eq(fifo.n, FIFO_N);
+	ck_assert_uint_eq(fifo.bad, 0);
 	for (i = 0; i < FIFO_N; i++)
 		ck_assert_msg(fifo.seen[i] == i, "start %u ran task %u", i, fifo.seen[i]);
 }
@@ -685,7 +685,7 @@ START_TEST(test_rp_post_prio_overflow_all)
 	t_event_set(&b.release);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	for (int p = 0; p < 3; p++)
-		ck_assert_uint_eq(atomic_load(&c[p].n), n);
+		ck_assert_uint_eq(c[p].n, n);
 }
 END_TEST
 
@@ -730,13 +730,13 @@ START_TEST(test_rp_post_many_posters)
 	t_event_set(&p.go);
 	for (int i = 0; i < POSTERS; i++)
 		pthread_join(th[i], NULL);
-	ck_assert_uint_eq(atomic_load(&p.bad), 0);
+	ck_assert_uint_eq(p.bad, 0);
 	counter_wait(&p.c, total);
 	st = stats_wait(p.pool, total);
 	ck_assert_uint_eq(st.completed, total);
 	ck_assert_uint_eq(st.queued, 0);
 	ck_assert_int_eq(rp_pool_destroy(p.pool), 0);
-	ck_assert_uint_eq(atomic_load(&p.c.n), total);
+	ck_assert_uint_eq(p.c.n, total);
 }
 END_TEST
 
@@ -804,13 +804,13 @@ START_TEST(test_rp_post_posters_and_callbacks)
 	for (int i = 0; i < POSTERS; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_msg(t_wait_until(mixed_done, &total, T_LONG_MS), "%lu of %lu ran",
-		      atomic_load(&mixed.ran), total);
+		      mixed.ran, total);
 	st = stats_wait(mixed.pool, total);
 	ck_assert_uint_eq(st.completed, total);
 	ck_assert_int_eq(rp_pool_destroy(mixed.pool), 0);
-	ck_assert_uint_eq(atomic_load(&mixed.bad), 0);
-	ck_assert_uint_eq(atomic_load(&mixed.accepted), total);
-	ck_assert_uint_eq(atomic_load(&mixed.ran), total);
+	ck_assert_uint_eq(mixed.bad, 0);
+	ck_assert_uint_eq(mixed.accepted, total);
+	ck_assert_uint_eq(mixed.ran, total);
 }
 END_TEST
 

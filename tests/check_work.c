@@ -83,7 +83,7 @@ static void cnt_wait(struct cnt *c, unsigned long target)
 	struct cnt_cond cc = { c, target };
 
 	ck_assert_msg(t_wait_until(cnt_reached, &cc, T_LONG_MS), "only %lu of %lu callbacks ran",
-		      atomic_load(&c->n), target);
+		      c->n, target);
 }
 
 static struct rp_stats stats(rp_pool *pool)
@@ -131,7 +131,7 @@ START_TEST(test_rp_work_create_runs_nothing)
 	ck_assert_int_eq(rp_work_wait(w, true), 0);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 0);
+	ck_assert_uint_eq(c.n, 0);
 }
 END_TEST
 
@@ -151,13 +151,13 @@ START_TEST(test_rp_work_submit_one_callback_each)
 		total += round;
 		ck_assert_int_eq(rp_work_wait(w, false), 0);
 		/* Each callback counts at its very end: all must be in. */
-		ck_assert_uint_eq(atomic_load(&c.n), total);
+		ck_assert_uint_eq(c.n, total);
 	}
 	ck_assert_int_eq(rp_work_close(w), 0);
 	completed_wait(pool, total);
 	ck_assert_uint_eq(stats(pool).completed, total);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), total);
+	ck_assert_uint_eq(c.n, total);
 }
 END_TEST
 
@@ -171,7 +171,7 @@ START_TEST(test_rp_work_create_default_pool)
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 100);
+	ck_assert_uint_eq(c.n, 100);
 	ck_assert_int_eq(rp_work_close(w), 0);
 }
 END_TEST
@@ -207,10 +207,10 @@ START_TEST(test_rp_work_wait_cancel_drops_queued)
 	/* The object still works after a cancel. */
 	ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 1);
+	ck_assert_uint_eq(c.n, 1);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 1);
+	ck_assert_uint_eq(c.n, 1);
 }
 END_TEST
 
@@ -285,14 +285,14 @@ START_TEST(test_rp_work_wait_cancel_waits_running)
 	/* The cancel is done once the queued count drops... */
 	ck_assert(t_wait_until(queued_zero, pool, T_LONG_MS));
 	/* ...but the wait goes on: the first callback still runs. */
-	ck_assert(!atomic_load(&wt.done));
+	ck_assert(!wt.done);
 	t_event_set(&h.release);
 	pthread_join(th, NULL);
-	ck_assert_int_eq(atomic_load(&wt.ret), 0);
-	ck_assert_uint_eq(atomic_load(&wt.returned_at_exit), 1);
+	ck_assert_int_eq(wt.ret, 0);
+	ck_assert_uint_eq(wt.returned_at_exit, 1);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&h.runs), 1);
+	ck_assert_uint_eq(h.runs, 1);
 }
 END_TEST
 
@@ -321,16 +321,16 @@ START_TEST(test_rp_work_wait_many_waiters)
 	 * timing: the callback is still running). */
 	t_sleep_ms(20);
 	for (int i = 0; i < 4; i++)
-		ck_assert(!atomic_load(&wt[i].done));
+		ck_assert(!wt[i].done);
 	t_event_set(&h.release);
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
-		ck_assert_int_eq(atomic_load(&wt[i].ret), 0);
-		ck_assert_uint_eq(atomic_load(&wt[i].returned_at_exit), 1);
+		ck_assert_int_eq(wt[i].ret, 0);
+		ck_assert_uint_eq(wt[i].returned_at_exit, 1);
 	}
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&h.runs), 1);
+	ck_assert_uint_eq(h.runs, 1);
 }
 END_TEST
 
@@ -370,8 +370,8 @@ START_TEST(test_rp_work_submit_from_own_callback)
 	ck_assert_int_eq(rp_work_wait(s.w, false), 0);
 	ck_assert_int_eq(rp_work_close(s.w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&s.bad), 0);
-	ck_assert_uint_eq(atomic_load(&s.runs), s.limit);
+	ck_assert_uint_eq(s.bad, 0);
+	ck_assert_uint_eq(s.runs, s.limit);
 }
 END_TEST
 
@@ -403,8 +403,8 @@ START_TEST(test_rp_work_submit_overlapping)
 	ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
-	ck_assert_uint_eq(atomic_load(&o.inside), 2);
-	ck_assert_uint_eq(atomic_load(&o.saw_both), 2);
+	ck_assert_uint_eq(o.inside, 2);
+	ck_assert_uint_eq(o.saw_both, 2);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
@@ -425,11 +425,11 @@ START_TEST(test_rp_work_close_queued_still_run)
 	ck_assert_int_eq(rp_work_close(w), 0);
 	w = NULL;
 	ck_assert_uint_eq(stats(pool).queued, 100);
-	ck_assert_uint_eq(atomic_load(&c.n), 0);
+	ck_assert_uint_eq(c.n, 0);
 	t_event_set(&b.release);
 	cnt_wait(&c, 100);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 100);
+	ck_assert_uint_eq(c.n, 100);
 }
 END_TEST
 
@@ -486,10 +486,10 @@ START_TEST(test_rp_work_close_from_own_callback)
 	 * the rest. */
 	ck_assert(t_wait_until(close_ret_set, &s, T_LONG_MS));
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&s.close_ret), 0);
-	ck_assert_uint_eq(atomic_load(&s.runs), 10);
-	ck_assert_uint_eq(atomic_load(&s.submit_einval), 10);
-	ck_assert_uint_eq(atomic_load(&s.submit_other), 0);
+	ck_assert_int_eq(s.close_ret, 0);
+	ck_assert_uint_eq(s.runs, 10);
+	ck_assert_uint_eq(s.submit_einval, 10);
+	ck_assert_uint_eq(s.submit_other, 0);
 }
 END_TEST
 
@@ -509,13 +509,13 @@ START_TEST(test_rp_pool_destroy_busy_with_open_work)
 	cnt_wait(&d, 1);
 	ck_assert_int_eq(rp_work_submit(w1), 0);
 	ck_assert_int_eq(rp_work_wait(w1, false), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 1);
+	ck_assert_uint_eq(c.n, 1);
 	ck_assert_int_eq(rp_work_close(w1), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), -EBUSY);
 	ck_assert_int_eq(rp_work_submit(w2), 0);
 	ck_assert_int_eq(rp_work_close(w2), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 2);
+	ck_assert_uint_eq(c.n, 2);
 }
 END_TEST
 
@@ -534,7 +534,7 @@ START_TEST(test_rp_pool_destroy_runs_closed_work)
 	for (int k = 0; k < 4; k++)
 		ck_assert_int_eq(rp_work_close(w[k]), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 10000);
+	ck_assert_uint_eq(c.n, 10000);
 }
 END_TEST
 
@@ -554,7 +554,7 @@ START_TEST(test_rp_work_create_bad_args)
 	ck_assert_int_eq(rp_work_create(NULL, NULL, cnt_fn, NULL), -EINVAL);
 	/* No work object was left open: destroy is not refused. */
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), 0);
+	ck_assert_uint_eq(c.n, 0);
 }
 END_TEST
 
@@ -598,16 +598,16 @@ START_TEST(test_rp_work_wait_own_callback)
 	ck_assert_int_eq(rp_work_create(&o.w, pool, own_wait_fn, &o), 0);
 	ck_assert_int_eq(rp_work_submit(o.w), 0);
 	ck_assert_int_eq(rp_work_wait(o.w, false), 0);
-	ck_assert_int_eq(atomic_load(&o.ret_submit), 0);
-	ck_assert_int_eq(atomic_load(&o.ret_plain), -EDEADLK);
-	ck_assert_int_eq(atomic_load(&o.ret_cancel), -EDEADLK);
+	ck_assert_int_eq(o.ret_submit, 0);
+	ck_assert_int_eq(o.ret_plain, -EDEADLK);
+	ck_assert_int_eq(o.ret_cancel, -EDEADLK);
 	/* The second submission was not dropped by the failed cancel.  (It was
 	 * made after our wait began, so wait once more.) */
 	ck_assert_int_eq(rp_work_wait(o.w, false), 0);
-	ck_assert_uint_eq(atomic_load(&o.runs), 2);
+	ck_assert_uint_eq(o.runs, 2);
 	ck_assert_int_eq(rp_work_close(o.w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&o.runs), 2);
+	ck_assert_uint_eq(o.runs, 2);
 }
 END_TEST
 
@@ -650,11 +650,11 @@ START_TEST(test_rp_work_wait_nested_chain)
 		ck_assert_int_eq(rp_work_create(&chain.w[i], pool, chain_fn, (void *)(uintptr_t)i), 0);
 	ck_assert_int_eq(rp_work_submit(chain.w[0]), 0);
 	ck_assert_int_eq(rp_work_wait(chain.w[0], false), 0);
-	ck_assert_uint_eq(atomic_load(&chain.bad), 0);
+	ck_assert_uint_eq(chain.bad, 0);
 	for (unsigned i = 0; i < CHAIN; i++)
-		ck_assert_uint_eq(atomic_load(&chain.runs[i]), 1);
+		ck_assert_uint_eq(chain.runs[i], 1);
 	for (unsigned i = 0; i + 1 < CHAIN; i++)
-		ck_assert_uint_eq(atomic_load(&chain.done_before[i]), 1);
+		ck_assert_uint_eq(chain.done_before[i], 1);
 	st = stats(pool);
 	/* With one slot, no level could have run before its parent waited:
 	 * every wait blocked, and said so. */
@@ -682,7 +682,7 @@ START_TEST(test_rp_work_submit_overflow)
 	ck_assert_uint_eq(stats(pool).queued, n);
 	t_event_set(&b.release);
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), n);
+	ck_assert_uint_eq(c.n, n);
 	/* Again, cancelling half-way through the queue. */
 	blocker_start(pool, &b);
 	for (unsigned i = 0; i < n; i++)
@@ -692,7 +692,7 @@ START_TEST(test_rp_work_submit_overflow)
 	t_event_set(&b.release);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), n);
+	ck_assert_uint_eq(c.n, n);
 }
 END_TEST
 
@@ -737,8 +737,8 @@ START_TEST(test_rp_work_wait_other_work_concurrency_1)
 	ck_assert_int_eq(rp_work_create(&x.b, pool, cnt_fn, &x.bc), 0);
 	ck_assert_int_eq(rp_work_submit(x.a), 0);
 	ck_assert_int_eq(rp_work_wait(x.a, false), 0);
-	ck_assert_int_eq(atomic_load(&x.wait_ret), 0);
-	ck_assert_uint_eq(atomic_load(&x.b_at_return), 1);
+	ck_assert_int_eq(x.wait_ret, 0);
+	ck_assert_uint_eq(x.b_at_return, 1);
 
 	/* The same from a posted (non-work) callback. */
 	atomic_store(&x.wait_ret, 1);
@@ -746,11 +746,11 @@ START_TEST(test_rp_work_wait_other_work_concurrency_1)
 	ck_assert_int_eq(rp_work_close(x.a), 0);
 	/* b must stay open until the posted callback's wait has returned. */
 	ck_assert(t_wait_until(wait_ret_set, &x, T_LONG_MS));
-	ck_assert_int_eq(atomic_load(&x.wait_ret), 0);
-	ck_assert_uint_eq(atomic_load(&x.b_at_return), 2);
+	ck_assert_int_eq(x.wait_ret, 0);
+	ck_assert_uint_eq(x.b_at_return, 2);
 	ck_assert_int_eq(rp_work_close(x.b), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&x.bc.n), 2);
+	ck_assert_uint_eq(x.bc.n, 2);
 }
 END_TEST
 
@@ -798,14 +798,14 @@ START_TEST(test_rp_work_submit_many_threads)
 	for (int i = 0; i < SUBMITTERS; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_int_eq(rp_work_wait(s.w, false), 0);
-	ck_assert_uint_eq(atomic_load(&s.bad), 0);
-	ck_assert_uint_eq(atomic_load(&s.ok), total);
-	ck_assert_uint_eq(atomic_load(&c.n), total);
+	ck_assert_uint_eq(s.bad, 0);
+	ck_assert_uint_eq(s.ok, total);
+	ck_assert_uint_eq(c.n, total);
 	completed_wait(pool, total);
 	ck_assert_uint_eq(stats(pool).completed, total);
 	ck_assert_int_eq(rp_work_close(s.w), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&c.n), total);
+	ck_assert_uint_eq(c.n, total);
 }
 END_TEST
 
@@ -857,11 +857,11 @@ START_TEST(test_rp_work_create_close_many_threads)
 	t_event_set(&ch.go);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
-	ck_assert_uint_eq(atomic_load(&ch.bad), 0);
+	ck_assert_uint_eq(ch.bad, 0);
 	/* All closed: destroy is allowed and runs what is left. */
 	ck_assert_int_eq(rp_pool_destroy(ch.pool), 0);
-	ck_assert_uint_eq(atomic_load(&ch.c.n), atomic_load(&ch.ok));
-	ck_assert_uint_gt(atomic_load(&ch.ok), 0);
+	ck_assert_uint_eq(ch.c.n, ch.ok);
+	ck_assert_uint_gt(ch.ok, 0);
 }
 END_TEST
 
@@ -898,9 +898,9 @@ START_TEST(test_rp_work_wait_fan_out)
 	for (int i = 0; i < 20; i++)
 		ck_assert_int_eq(rp_work_submit(f.parent), 0);
 	ck_assert_int_eq(rp_work_wait(f.parent, false), 0);
-	ck_assert_uint_eq(atomic_load(&f.parents), 20);
-	ck_assert_uint_eq(atomic_load(&f.bad), 0);
-	ck_assert_uint_eq(atomic_load(&f.cc.n), 200);
+	ck_assert_uint_eq(f.parents, 20);
+	ck_assert_uint_eq(f.bad, 0);
+	ck_assert_uint_eq(f.cc.n, 200);
 	ck_assert_int_eq(rp_work_close(f.parent), 0);
 	ck_assert_int_eq(rp_work_close(f.child), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);

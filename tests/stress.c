@@ -237,13 +237,13 @@ START_TEST(test_stress_posters)
 	for (int i = 0; i < S1_POSTERS; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_msg(t_wait_until(s1_done, NULL, T_LONG_MS), "%lu of %lu ran",
-		      atomic_load(&s1.ran), atomic_load(&s1.accepted));
+		      s1.ran, s1.accepted);
 	/* Destroy runs whatever a late parent posted. */
 	ck_assert_int_eq(rp_pool_destroy(s1.pool), 0);
 
-	ck_assert_uint_eq(atomic_load(&s1.bad), 0);
-	ck_assert_uint_eq(atomic_load(&s1.dup), 0);
-	ck_assert_uint_eq(atomic_load(&s1.ran), atomic_load(&s1.accepted));
+	ck_assert_uint_eq(s1.bad, 0);
+	ck_assert_uint_eq(s1.dup, 0);
+	ck_assert_uint_eq(s1.ran, s1.accepted);
 	ntok = atomic_load(&s1.next_tok);
 	if (ntok > S1_TOKENS)
 		ntok = S1_TOKENS;
@@ -254,7 +254,7 @@ START_TEST(test_stress_posters)
 		twice += v > 1;
 	}
 	ck_assert_msg(!missing && !twice, "%lu tasks never ran, %lu ran twice", missing, twice);
-	ck_assert_uint_gt(atomic_load(&s1.nested), 0);
+	ck_assert_uint_gt(s1.nested, 0);
 	printf("stress posters (%s): %lu tasks, %lu nested waits\n", t_backend(),
 	       atomic_load(&s1.accepted), atomic_load(&s1.nested));
 	free(s1.tokens);
@@ -447,7 +447,7 @@ START_TEST(test_stress_works)
 		after = s2_sum(false);
 	} while (before != after);
 
-	ck_assert_uint_eq(atomic_load(&s2.bad), 0);
+	ck_assert_uint_eq(s2.bad, 0);
 	for (int i = 0; i < S2_WORKS; i++) {
 		struct s2_work *k = &s2.works[i];
 		unsigned long runs = atomic_load(&k->runs), subs = atomic_load(&k->submits);
@@ -473,12 +473,12 @@ START_TEST(test_stress_works)
 	ck_assert_int_eq(rp_pool_destroy(s2.pool), 0);
 	/* Nothing ran late, and the churned objects lost nothing. */
 	for (int i = 0; i < S2_WORKS; i++)
-		ck_assert_uint_eq(atomic_load(&s2.works[i].runs), s2.works[i].frozen);
-	ck_assert_uint_eq(atomic_load(&s2.temp_runs), atomic_load(&s2.temp_submits));
-	ck_assert_uint_eq(atomic_load(&s2.bad), 0);
-	ck_assert_uint_gt(atomic_load(&s2.nested), 0);
-	ck_assert_uint_gt(atomic_load(&s2.deadlk), 0);
-	ck_assert_uint_gt(atomic_load(&s2.cancels), 0);
+		ck_assert_uint_eq(s2.works[i].runs, s2.works[i].frozen);
+	ck_assert_uint_eq(s2.temp_runs, s2.temp_submits);
+	ck_assert_uint_eq(s2.bad, 0);
+	ck_assert_uint_gt(s2.nested, 0);
+	ck_assert_uint_gt(s2.deadlk, 0);
+	ck_assert_uint_gt(s2.cancels, 0);
 	printf("stress works (%s): %lu callbacks (%lu submits), %lu nested waits, %lu self-waits, "
 	       "%lu cancels, %lu churned\n",
 	       t_backend(), s2_sum(true), s2_sum(false), atomic_load(&s2.nested),
@@ -578,14 +578,14 @@ START_TEST(test_stress_destroy_under_load)
 		/* At once: the trees are still growing. */
 		ck_assert_int_eq(rp_pool_destroy(s3.pool), 0);
 
-		ck_assert_uint_eq(atomic_load(&s3.bad), 0);
-		ck_assert_msg(atomic_load(&s3.ran) == atomic_load(&s3.accepted),
-			      "round %lu: %lu of %lu tasks ran", rounds, atomic_load(&s3.ran),
-			      atomic_load(&s3.accepted));
+		ck_assert_uint_eq(s3.bad, 0);
+		ck_assert_msg(s3.ran == s3.accepted,
+			      "round %lu: %lu of %lu tasks ran", rounds, s3.ran,
+			      s3.accepted);
 		/* Every node of every tree, plus the latch children. */
-		ck_assert_uint_ge(atomic_load(&s3.ran),
+		ck_assert_uint_ge(s3.ran,
 				  (unsigned long)S3_ROOTS * ((2ul << S3_DEPTH) - 1));
-		ck_assert_uint_eq(atomic_load(&s3.work_runs), subs);
+		ck_assert_uint_eq(s3.work_runs, subs);
 		tasks += atomic_load(&s3.ran) + subs;
 		rounds++;
 	} while (t_now_ns() < deadline);
@@ -657,8 +657,8 @@ START_TEST(test_stress_nested_waits)
 		ck_assert_int_eq(rp_work_submit(root), 0);
 		ck_assert_int_eq(rp_work_wait(root, false), 0);
 		ck_assert_int_eq(rp_work_close(root), 0);
-		ck_assert_uint_eq(atomic_load(&s4.bad), 0);
-		ck_assert_uint_eq(atomic_load(&s4.nodes), expect);
+		ck_assert_uint_eq(s4.bad, 0);
+		ck_assert_uint_eq(s4.nodes, expect);
 		rounds++;
 	} while (t_now_ns() < deadline);
 	ck_assert_int_eq(rp_pool_destroy(pools[0]), 0);
