@@ -162,6 +162,7 @@ struct rp_worker {
 	int block_depth;               /* W: rp_blocking_begin nesting */
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
 	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
+	bool dropped;                  /* W: the task just run was a cancelled submission */
 
 	/* W (A for readers): io_uring inbox, or NULL: park on the futex.  Stable
 	 * while the worker is on the idle stack (backend.h). */

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Quiet rounds before the regulator sleeps: bursts of saturation a few
- * periods apart then cost no futex traffic. */
+/* Quiet rounds before the regulator sleeps after it sampled: bursts of
+ * saturation a few periods apart then cost no futex traffic. */
 #define RP_QUIET_ROUNDS 4
 
 static bool needed(rp_pool *pool)
@@ -59,7 +59,7 @@ static void *regulator_main(void *arg)
 {
 	rp_pool *pool = arg;
 	const struct timespec period = { 0, RP_SAMPLE_PERIOD_US * 1000 };
-	unsigned quiet = 0;
+	unsigned quiet = RP_QUIET_ROUNDS;
 	char name[16];
 
 	snprintf(name, sizeof(name), "%s-reg", pool->name);
@@ -69,7 +69,10 @@ static void *regulator_main(void *arg)
 			quiet = 0;
 			sample_all(pool);
 		} else if (++quiet >= RP_QUIET_ROUNDS) {
-			quiet = 0;
+			/* After a wake-up that found nothing to watch (a slot was
+			 * full only for a moment) this is the first round: sleep
+			 * again at once.  After sampling, linger a few rounds. */
+			quiet = RP_QUIET_ROUNDS - 1;
 			/* Sleep; pairs with the poster's push-then-look in
 			 * rp__post(): either it sees active == 0 and wakes us,
 			 * or we see its work here. */

@@ -62,12 +62,9 @@ static void work_run(void *p)
 
 	if (drop) {
 		/* Cancelled: rp_work_wait() already counted it finished, and it
-		 * is no completed callback either: undo the count run_task()
-		 * is about to add (the counter is this worker's own). */
+		 * is no completed callback either (run_task() reads the flag). */
 		atomic_fetch_sub_explicit(&work->pool->ndropped, 1, memory_order_relaxed);
-		atomic_store_explicit(&self->completed,
-				      atomic_load_explicit(&self->completed, memory_order_relaxed) - 1,
-				      memory_order_relaxed);
+		self->dropped = true;
 	} else {
 		self->cur_work = work;
 		work->fn(work->arg);

@@ -12,7 +12,8 @@
  * sees the other:
  *   (a) post: push to a queue, fence, read running/nspinning/nidle
  *       park: nidle++ (lock), running-- (seq_cst), read the queues
- *   (b) spin: nspinning-- (seq_cst), read the queues
+ *   (b) a spinner stops (found work, or parks: go_idle()): nspinning--
+ *       (seq_cst), read the queues
  *       post: as (a)
  *   (c) admission: nadmit++ (seq_cst), read running
  *       slot release: running-- (seq_cst), read nadmit
@@ -515,9 +516,11 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 			break;
 		}
 	}
-	atomic_store_explicit(&w->completed,
-			      atomic_load_explicit(&w->completed, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	if (rp_likely(!w->dropped))
+		atomic_store_explicit(&w->completed,
+				      atomic_load_explicit(&w->completed, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	w->dropped = false;
 }
 
 /*
@@ -560,9 +563,10 @@ static bool spin_for_work(struct rp_worker *w, rp_fn **fn, void **arg)
 		}
 	} while (rp__now_ns() < deadline && !atomic_load_explicit(&pool->nadmit, memory_order_relaxed));
 	w->spin_ns = w->spin_ns / 2 > RP_SPIN_MIN_NS ? w->spin_ns / 2 : RP_SPIN_MIN_NS;
-	w->spinning = false;
-	atomic_fetch_sub(&pool->nspinning, 1);
-	return pop_task(w, fn, arg);
+	/* Still counted spinning: go_idle() stops counting only after it gave
+	 * its slot back, then looks at the queues, so a post in between needs
+	 * no wake-up and no regulator. */
+	return false;
 }
 
 /*
@@ -615,6 +619,10 @@ static bool go_idle(struct rp_worker *w, bool holding)
 		pthread_mutex_unlock(&pool->lock);
 		if (holding)
 			slot_return(pool);
+		if (w->spinning) {
+			w->spinning = false;
+			atomic_fetch_sub(&pool->nspinning, 1);
+		}
 		return false;
 	}
 	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
@@ -627,8 +635,13 @@ static bool go_idle(struct rp_worker *w, bool holding)
 
 	if (holding) {
 		/* Pairs (a): our nidle++ and running-- against a poster's push
-		 * and its look at running. */
+		 * and its look at running; then (b): no longer spinning, look
+		 * at the queues. */
 		atomic_fetch_sub(&pool->running, 1);
+		if (w->spinning) {
+			w->spinning = false;
+			atomic_fetch_sub(&pool->nspinning, 1);
+		}
 		if (atomic_load(&pool->nadmit))
 			admit_waiters(pool);
 		if (!rp__queues_empty(pool)) {

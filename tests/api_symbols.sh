@@ -14,6 +14,7 @@ sed -n 's/^\.Nm \(rp_[a-z0-9_]*\).*/\1/p' "$src"/man/*.3 | sort -u >"$tmp/man"
 grep -v '^typedef' "$src/include/ringpool.h" | grep -o '\brp_[a-z0-9_]*[[:space:]]*(' | tr -d ' (' | sort -u >"$tmp/header"
 status=0
 for pair in "exported map" "exported man" "exported header"; do
+	# shellcheck disable=SC2086 # split the pair on purpose
 	set -- $pair
 	if ! diff -u "$tmp/$1" "$tmp/$2"; then
 		echo "FAIL: $1 and $2 differ" >&2

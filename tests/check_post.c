@@ -154,8 +154,7 @@ START_TEST(test_rp_post_runs_once)
 	/* Destroy runs anything left; then no callback may run again. */
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	for (unsigned i = 0; i < 64; i++)
-		ck_assert_msg(o.runs[i] == 1, "task %u ran %u times", i,
-			      o.runs[i]);
+		ck_assert_msg(o.runs[i] == 1, "task %u ran %u times", i, o.runs[i]);
 	ck_assert_uint_eq(o.total, 64);
 }
 END_TEST
@@ -653,8 +652,7 @@ START_TEST(test_rp_post_overflow_fifo)
 	for (; i < FIFO_N; i++)
 		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
 
-	ck_assert_msg(t_wait_until(fifo_done, NULL, T_LONG_MS), "%u of %u ran",
-		      fifo.n, FIFO_N);
+	ck_assert_msg(t_wait_until(fifo_done, NULL, T_LONG_MS), "%u of %u ran", fifo.n, FIFO_N);
 	st = stats_wait(pool, FIFO_N + 1);
 	ck_assert_uint_eq(st.completed, FIFO_N + 1);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);

@@ -583,8 +583,7 @@ START_TEST(test_stress_destroy_under_load)
 			      "round %lu: %lu of %lu tasks ran", rounds, s3.ran,
 			      s3.accepted);
 		/* Every node of every tree, plus the latch children. */
-		ck_assert_uint_ge(s3.ran,
-				  (unsigned long)S3_ROOTS * ((2ul << S3_DEPTH) - 1));
+		ck_assert_uint_ge(s3.ran, (unsigned long)S3_ROOTS * ((2ul << S3_DEPTH) - 1));
 		ck_assert_uint_eq(s3.work_runs, subs);
 		tasks += atomic_load(&s3.ran) + subs;
 		rounds++;
