@@ -186,6 +186,7 @@ struct rp_regulator {
 	_Atomic unsigned monitors;     /* A: perf monitors held */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
+	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -266,6 +267,7 @@ void rp__block_begin(struct rp_worker *w);
 void rp__block_end(struct rp_worker *w);
 
 /* monitor.c: is a running worker off CPU? */
+void rp__monitor_pool_init(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);

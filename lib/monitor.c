@@ -19,11 +19,13 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,6 +38,43 @@ static bool perf_wanted(void)
 	const char *s = getenv("RINGPOOL_MONITOR");
 
 	return !(s && !strcmp(s, "proc")) && !atomic_load_explicit(&perf_refused, memory_order_relaxed);
+}
+
+/* Memory a perf monitor or a small ring locks: two pages each. */
+#define RP_LOCKED_COST (2 * 4096u)
+
+static bool can_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/*
+ * Decide whether this pool's workers may use perf monitors.  A perf ring's
+ * pages are charged to the user's locked_vm, the very counter io_uring
+ * checks against RLIMIT_MEMLOCK (measured on Linux 6.18: as an unprivileged
+ * user with 64 KiB, six monitors left room for two rings instead of eight).
+ * Rings come first (they are how workers are woken), so where the limit
+ * cannot hold both budgets the regulator samples /proc instead.
+ * Context: rp_pool_create(), after the backend chose its ring budget.
+ */
+void rp__monitor_pool_init(rp_pool *pool)
+{
+	struct rlimit rl;
+	uint64_t want;
+
+	pool->reg.perf_ok = true;
+	if (!pool->bk.uring || can_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
+	       RP_LOCKED_COST;
+	if (rl.rlim_cur < want)
+		pool->reg.perf_ok = false;
 }
 
 void rp__monitor_init(struct rp_monitor *m)
@@ -56,7 +95,7 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	void *map;
 	int fd;
 
-	if (!perf_wanted())
+	if (!perf_wanted() || !pool->reg.perf_ok)
 		return;
 	if (atomic_fetch_add(&pool->reg.monitors, 1) >= pool->concurrency + RP_MONITOR_EXTRA)
 		goto out_budget;

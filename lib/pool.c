@@ -139,6 +139,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	}
 	if (ret)
 		goto fail;
+	rp__monitor_pool_init(pool);
 
 	pthread_mutex_lock(&pool->lock);
 	for (unsigned i = 0; i < o.min_threads; i++) {

@@ -74,9 +74,14 @@ START_TEST(test_unpriv_tree_hinted)
 	ck_assert_uint_le(st.threads_created, RP_DEFAULT_MAX_THREADS);
 	if (!strcmp(t_backend(), "uring")) {
 		/* The backend served on rings within the memlock budget. */
+		unsigned rings = atomic_load(&pool->bk.rings);
+		unsigned want = pool->bk.ring_budget < 4 ? pool->bk.ring_budget : 4;
+
 		ck_assert(pool->bk.uring);
-		ck_assert_uint_gt(atomic_load(&pool->bk.rings), 0);
-		ck_assert_uint_le(atomic_load(&pool->bk.rings), pool->bk.ring_budget);
+		/* 64 KiB holds eight 8 KiB rings; perf monitors must not eat
+		 * the room (they share the user's locked_vm, see monitor.c). */
+		ck_assert_uint_ge(rings, want);
+		ck_assert_uint_le(rings, pool->bk.ring_budget);
 	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
