@@ -229,24 +229,19 @@ static int uring_park(rp_pool *pool, struct rp_worker *w, uint64_t deadline_ns)
 	return ret == -ETIME ? -ETIMEDOUT : 0;
 }
 
-static void uring_kick(rp_pool *pool, struct rp_worker *w)
+/* One doorbell to @fd, by the cheapest path this thread has.
+ * Return: 0, or the last path's negative errno. */
+static int send_doorbell(rp_pool *pool, int fd)
 {
 	struct rp_backend_pool *bk = &pool->bk;
-	struct rp_ring *to = atomic_load_explicit(&w->ring, memory_order_acquire);
 	struct rp_worker *self = rp__self;
 	struct rp_ring *mine = self ? atomic_load_explicit(&self->ring, memory_order_relaxed) : NULL;
 	int ret = -EINVAL;
 
-	if (!to) {
-		atomic_fetch_add_explicit(&bk->kicks_futex, 1, memory_order_relaxed);
-		rp__futex_kick(w);
-		return;
-	}
-	atomic_fetch_add_explicit(&bk->kicks_ring, 1, memory_order_relaxed);
 	if (mine)
-		ret = send_from(mine, to->r.ring_fd);
+		ret = send_from(mine, fd);
 	if (ret && atomic_load_explicit(&bk->send_mode, memory_order_relaxed) == SEND_REGISTER)
-		ret = send_register(to->r.ring_fd);
+		ret = send_register(fd);
 	if (ret) {
 		pthread_mutex_lock(&bk->send_lock);
 		if (!bk->sender) {
@@ -260,18 +255,31 @@ static void uring_kick(rp_pool *pool, struct rp_worker *w)
 			}
 		}
 		if (bk->sender)
-			ret = send_from(bk->sender, to->r.ring_fd);
+			ret = send_from(bk->sender, fd);
 		pthread_mutex_unlock(&bk->send_lock);
 	}
-	/* Every path failed (out of memory for a sender ring): the worker
-	 * cannot be reached through its ring.  It re-checks its wake word at
-	 * least every idle timeout; make that sooner by waking the futex too
-	 * is impossible while it sleeps in io_uring_enter, so retry. */
-	while (ret) {
-		struct timespec ts = { 0, 100000 };
+	return ret;
+}
+
+static void uring_kick(rp_pool *pool, struct rp_worker *w)
+{
+	struct rp_backend_pool *bk = &pool->bk;
+	struct rp_ring *to = atomic_load_explicit(&w->ring, memory_order_acquire);
+
+	if (!to) {
+		atomic_fetch_add_explicit(&bk->kicks_futex, 1, memory_order_relaxed);
+		rp__futex_kick(w);
+		return;
+	}
+	atomic_fetch_add_explicit(&bk->kicks_ring, 1, memory_order_relaxed);
+	/* A worker asleep in io_uring_enter() can be reached only through its
+	 * ring.  Every path can fail only for want of memory (a sender ring,
+	 * a request); the wake-up must not be lost, so try again until one
+	 * goes through. */
+	while (send_doorbell(pool, to->r.ring_fd)) {
+		const struct timespec ts = { 0, 100000 };
 
 		nanosleep(&ts, NULL);
-		ret = send_register(to->r.ring_fd);
 	}
 }
 

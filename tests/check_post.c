@@ -58,28 +58,6 @@ static void counter_wait(struct counter *c, unsigned long target)
 		      "only %lu of %lu callbacks ran", c->n, target);
 }
 
-/* The spinning blocker: holds its slot on CPU until released. */
-struct blocker {
-	struct t_event started;
-	struct t_event release;
-};
-
-static void blocker_fn(void *arg)
-{
-	struct blocker *b = arg;
-
-	t_event_set(&b->started);
-	while (!t_event_is_set(&b->release))
-		t_busy_us(50);
-}
-
-/* Post a blocker on @pool and return once it runs (its slot is taken). */
-static void blocker_start(rp_pool *pool, struct blocker *b)
-{
-	memset(b, 0, sizeof(*b));
-	ck_assert_int_eq(rp_post(pool, blocker_fn, b), 0);
-	t_event_wait(&b->started);
-}
 
 struct stats_cond {
 	rp_pool *pool;
@@ -236,12 +214,12 @@ START_TEST(test_rp_post_prio_order)
 	};
 	static struct prio_rec rec;
 	static struct prio_arg args[30];
-	struct blocker b;
+	struct t_blocker b;
 	unsigned count[3] = { 0 };
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 
 	memset(&rec, 0, sizeof(rec));
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < 30; i++) {
 		args[i].r = &rec;
 		args[i].prio = order[i];
@@ -277,11 +255,11 @@ START_TEST(test_rp_post_is_normal_priority)
 {
 	static struct prio_rec rec;
 	static struct prio_arg args[3];
-	struct blocker b;
+	struct t_blocker b;
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 
 	memset(&rec, 0, sizeof(rec));
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (int i = 0; i < 3; i++)
 		args[i] = (struct prio_arg){ &rec, i };
 	ck_assert_int_eq(rp_post_prio(pool, RP_PRIORITY_LOW, prio_fn, &args[RP_PRIORITY_LOW]), 0);
@@ -350,7 +328,7 @@ END_TEST
 START_TEST(test_rp_pool_stats_queued_completed)
 {
 	struct counter c;
-	struct blocker b;
+	struct t_blocker b;
 	struct rp_stats st;
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	unsigned n = 0;
@@ -361,7 +339,7 @@ START_TEST(test_rp_pool_stats_queued_completed)
 	ck_assert_uint_eq(st.completed, 0);
 	ck_assert_uint_eq(st.concurrency, 1);
 
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < 300; i++, n++)
 		ck_assert_int_eq(rp_post(pool, count_fn, &c), 0);
 	for (unsigned i = 0; i < 50; i++, n++)
@@ -389,7 +367,7 @@ END_TEST
 /* Destroy runs every accepted task, including those still queued. */
 static void *release_later(void *arg)
 {
-	struct blocker *b = arg;
+	struct t_blocker *b = arg;
 
 	t_sleep_ms(20);
 	t_event_set(&b->release);
@@ -399,13 +377,13 @@ static void *release_later(void *arg)
 START_TEST(test_rp_pool_destroy_runs_posts)
 {
 	struct counter c;
-	struct blocker b;
+	struct t_blocker b;
 	struct rp_stats st;
 	pthread_t th;
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 
 	memset(&c, 0, sizeof(c));
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < 10000; i++)
 		ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)(i % 3), count_fn, &c), 0);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
@@ -562,13 +540,13 @@ static bool aging_done(void *arg)
 
 static void aging_run(enum rp_priority lower)
 {
-	struct blocker b;
+	struct t_blocker b;
 	long low_at;
 
 	memset(&aging, 0, sizeof(aging));
 	atomic_store(&aging.low_at, -1);
 	aging.pool = t_pool(1, 0, 0, 0);
-	blocker_start(aging.pool, &b);
+	t_blocker_start(aging.pool, &b);
 	/* Four HIGH chains keep the HIGH queue non-empty all along. */
 	atomic_store(&aging.streams, 4);
 	for (int i = 0; i < 4; i++)
@@ -635,13 +613,13 @@ static bool fifo_done(void *arg)
 
 START_TEST(test_rp_post_overflow_fifo)
 {
-	struct blocker b;
+	struct t_blocker b;
 	struct rp_stats st;
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	unsigned i;
 
 	memset(&fifo, 0, sizeof(fifo));
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (i = 0; i < FIFO_HELD; i++)
 		ck_assert_int_eq(rp_post(pool, fifo_fn, (void *)(uintptr_t)i), 0);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
@@ -668,13 +646,13 @@ END_TEST
 START_TEST(test_rp_post_prio_overflow_all)
 {
 	struct counter c[3];
-	struct blocker b;
+	struct t_blocker b;
 	struct rp_stats st;
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	const unsigned n = 20000;
 
 	memset(c, 0, sizeof(c));
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < n; i++)
 		for (int p = 0; p < 3; p++)
 			ck_assert_int_eq(rp_post_prio(pool, (enum rp_priority)p, count_fn, &c[p]), 0);

@@ -28,27 +28,6 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-struct blocker {
-	struct t_event started;
-	struct t_event release;
-};
-
-static void blocker_fn(void *arg)
-{
-	struct blocker *b = arg;
-
-	t_event_set(&b->started);
-	while (!t_event_is_set(&b->release))
-		t_busy_us(50);
-}
-
-/* Post a blocker on @pool and return once it runs (its slot is taken). */
-static void blocker_start(rp_pool *pool, struct blocker *b)
-{
-	memset(b, 0, sizeof(*b));
-	ck_assert_int_eq(rp_post(pool, blocker_fn, b), 0);
-	t_event_wait(&b->started);
-}
 
 /* A callback that counts its runs; with @spin_us it burns CPU first, so the
  * count moves only at the end of the callback. */
@@ -182,12 +161,12 @@ START_TEST(test_rp_work_wait_cancel_drops_queued)
 {
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	struct cnt c = { 0 }, sentinel = { 0 };
-	struct blocker b;
+	struct t_blocker b;
 	struct rp_stats st;
 	rp_work *w;
 
 	ck_assert_int_eq(rp_work_create(&w, pool, cnt_fn, &c), 0);
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_uint_eq(stats(pool).queued, 100);
@@ -415,11 +394,11 @@ START_TEST(test_rp_work_close_queued_still_run)
 {
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	struct cnt c = { 0 };
-	struct blocker b;
+	struct t_blocker b;
 	rp_work *w;
 
 	ck_assert_int_eq(rp_work_create(&w, pool, cnt_fn, &c), 0);
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_close(w), 0);
@@ -472,12 +451,12 @@ START_TEST(test_rp_work_close_from_own_callback)
 {
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	struct self_close s;
-	struct blocker b;
+	struct t_blocker b;
 
 	memset(&s, 0, sizeof(s));
 	atomic_store(&s.close_ret, 1);
 	ck_assert_int_eq(rp_work_create(&s.w, pool, self_close_fn, &s), 0);
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(rp_work_submit(s.w), 0);
 	t_event_set(&b.release);
@@ -671,12 +650,12 @@ START_TEST(test_rp_work_submit_overflow)
 {
 	rp_pool *pool = t_pool(1, 0, 0, 0);
 	struct cnt c = { 0 };
-	struct blocker b;
+	struct t_blocker b;
 	rp_work *w;
 	const unsigned n = 50000;
 
 	ck_assert_int_eq(rp_work_create(&w, pool, cnt_fn, &c), 0);
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < n; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_uint_eq(stats(pool).queued, n);
@@ -684,7 +663,7 @@ START_TEST(test_rp_work_submit_overflow)
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
 	ck_assert_uint_eq(c.n, n);
 	/* Again, cancelling half-way through the queue. */
-	blocker_start(pool, &b);
+	t_blocker_start(pool, &b);
 	for (unsigned i = 0; i < n; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_wait(w, true), 0);

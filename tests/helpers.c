@@ -198,6 +198,22 @@ void t_latch_wait(struct t_latch *l)
 		futex_wait(&l->n, v);
 }
 
+void t_blocker_fn(void *arg)
+{
+	struct t_blocker *b = arg;
+
+	t_event_set(&b->started);
+	while (!t_event_is_set(&b->release))
+		t_busy_us(50);
+}
+
+void t_blocker_start(rp_pool *pool, struct t_blocker *b)
+{
+	memset(b, 0, sizeof(*b));
+	ck_assert_int_eq(rp_post(pool, t_blocker_fn, b), 0);
+	t_event_wait(&b->started);
+}
+
 bool t_drop_privileges(void)
 {
 	struct rlimit ml = { 64 * 1024, 64 * 1024 }, nf = { 1024, 1024 };

@@ -62,6 +62,16 @@ void t_latch_init(struct t_latch *l, unsigned n);
 void t_latch_done(struct t_latch *l);
 void t_latch_wait(struct t_latch *l);
 
+/* A callback that holds its slot on CPU (never blocking) until released:
+ * t_blocker_start() posts it and returns once it runs; t_event_set(&release)
+ * lets it return. */
+struct t_blocker {
+	struct t_event started;
+	struct t_event release;
+};
+void t_blocker_fn(void *arg);
+void t_blocker_start(rp_pool *pool, struct t_blocker *b);
+
 /*
  * Become an ordinary user as a container would run us: RLIMIT_MEMLOCK 64 KiB,
  * RLIMIT_NOFILE 1024, uid/gid nobody (65534) with no supplementary groups and
