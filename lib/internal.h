@@ -151,7 +151,6 @@ struct rp_worker {
 	struct rp_worker *idle_prev;   /* L */
 	bool on_idle;                  /* L */
 	struct rp_worker *adm_next;    /* L: admission FIFO link */
-	bool on_adm;                   /* L */
 	size_t index;                  /* L: slot in pool->workers */
 	bool retiring;                 /* L */
 	bool born_idle;                /* I, then W: started without a slot */
@@ -248,10 +247,8 @@ rp_pool *rp__pool_resolve(rp_pool *pool);
 bool rp__slot_try_acquire(rp_pool *pool);
 void rp__slot_release(rp_pool *pool);
 void rp__release_worker(rp_pool *pool);
-int rp__spawn_locked(rp_pool *pool, rp_fn *fn, void *arg);
 int rp__spawn_idle_locked(rp_pool *pool);
 bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
-void rp__wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why);
 void rp__admission_wait(struct rp_worker *w);
 bool rp__queues_empty(rp_pool *pool);
 unsigned long long rp__queued(rp_pool *pool);

@@ -150,6 +150,8 @@ bool rp__slot_try_acquire(rp_pool *pool)
 	return false;
 }
 
+static void wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why);
+
 /* Hand free slots to workers waiting in rp_blocking_end(), oldest first. */
 static void admit_waiters(rp_pool *pool)
 {
@@ -165,9 +167,8 @@ static void admit_waiters(rp_pool *pool)
 			pool->adm_head = w->adm_next;
 			if (!pool->adm_head)
 				pool->adm_tail = NULL;
-			w->on_adm = false;
 			atomic_fetch_sub(&pool->nadmit, 1);
-			rp__wake_locked(pool, w, RP_WAKE_ADMIT);
+			wake_locked(pool, w, RP_WAKE_ADMIT);
 			kick[n++] = w;
 		}
 		pthread_mutex_unlock(&pool->lock);
@@ -242,7 +243,7 @@ static struct rp_worker *idle_pop_locked(rp_pool *pool)
 }
 
 /* Tell @w why it wakes.  The caller calls kick_finish(@w) after unlocking. */
-void rp__wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why)
+static void wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why)
 {
 	rp__assert_held(&pool->lock);
 	atomic_fetch_add_explicit(&w->kicks, 1, memory_order_relaxed);
@@ -349,11 +350,6 @@ static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
 	return 0;
 }
 
-int rp__spawn_locked(rp_pool *pool, rp_fn *fn, void *arg)
-{
-	return spawn_locked(pool, true, fn, arg);
-}
-
 int rp__spawn_idle_locked(rp_pool *pool)
 {
 	return spawn_locked(pool, false, NULL, NULL);
@@ -397,7 +393,7 @@ void rp__release_worker(rp_pool *pool)
 		pool->nactive++;
 		w->spinning = true;
 		atomic_fetch_add(&pool->nspinning, 1);
-		rp__wake_locked(pool, w, RP_WAKE_WORK);
+		wake_locked(pool, w, RP_WAKE_WORK);
 		pthread_mutex_unlock(&pool->lock);
 		kick_finish(pool, w);
 		return;
@@ -438,7 +434,7 @@ bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg)
 	w->hand_fn = fn;
 	w->hand_arg = arg;
 	atomic_fetch_add_explicit(&pool->nhand, 1, memory_order_relaxed);
-	rp__wake_locked(pool, w, RP_WAKE_WORK);
+	wake_locked(pool, w, RP_WAKE_WORK);
 	pthread_mutex_unlock(&pool->lock);
 	kick_finish(pool, w);
 	return true;
@@ -474,7 +470,6 @@ void rp__admission_wait(struct rp_worker *w)
 	else
 		pool->adm_head = w;
 	pool->adm_tail = w;
-	w->on_adm = true;
 	pthread_mutex_unlock(&pool->lock);
 
 	/* The futex is enough here: an admission wait is short, and a ring
@@ -663,7 +658,7 @@ static bool go_idle(struct rp_worker *w, bool holding)
 	deadline = atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads
 		   ? rp__now_ns() + (uint64_t)pool->idle_timeout_ms * 1000000u : 0;
 	for (;;) {
-		/* Pairs with the release store in rp__wake_locked(). */
+		/* Pairs with the release store in wake_locked(). */
 		why = atomic_load_explicit(&w->wake, memory_order_acquire);
 		if (why != RP_WAKE_NONE)
 			break;
@@ -753,7 +748,7 @@ void rp__workers_stop(rp_pool *pool)
 	rp__assert_held(&pool->lock);
 	pool->stopping = true;
 	while ((w = idle_pop_locked(pool))) {
-		rp__wake_locked(pool, w, RP_WAKE_EXIT);
+		wake_locked(pool, w, RP_WAKE_EXIT);
 		w->idle_next = list;
 		list = w;
 	}
