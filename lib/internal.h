@@ -241,7 +241,7 @@ struct rp_pool {
 /* pool.c */
 extern _Atomic unsigned rp__fork_gen;
 bool rp__pool_valid(const rp_pool *pool);
-rp_pool *rp__pool_resolve(rp_pool *pool);
+int rp__pool_get(rp_pool **poolp);
 
 /* worker.c: slots, wake-ups, the worker loop */
 bool rp__slot_try_acquire(rp_pool *pool);

@@ -77,6 +77,12 @@ void rp__monitor_pool_init(rp_pool *pool)
 		pool->reg.perf_ok = false;
 }
 
+/* The perf mapping: one metadata page and one data page. */
+static size_t perf_map_len(void)
+{
+	return 2 * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 void rp__monitor_init(struct rp_monitor *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -91,7 +97,6 @@ void rp__monitor_init(struct rp_monitor *m)
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 {
 	struct perf_event_attr attr;
-	size_t len = 2 * (size_t)sysconf(_SC_PAGESIZE);
 	void *map;
 	int fd;
 
@@ -118,7 +123,7 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	/* One metadata page and one data page: 512 records of 8 bytes. The
 	 * mapping fails with EPERM once perf_event_mlock_kb and RLIMIT_MEMLOCK
 	 * are spent; this worker is then sampled through /proc. */
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	map = mmap(NULL, perf_map_len(), PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
 		goto out_budget;
@@ -139,7 +144,7 @@ void rp__monitor_detach(rp_pool *pool, struct rp_worker *w)
 
 	rp__assert_held(&pool->lock);
 	if (m->perf_map) {
-		munmap(m->perf_map, 2 * (size_t)sysconf(_SC_PAGESIZE));
+		munmap(m->perf_map, perf_map_len());
 		close(m->perf_fd);
 		atomic_fetch_sub(&pool->reg.monitors, 1);
 		m->perf_map = NULL;

@@ -46,9 +46,21 @@ bool rp__pool_valid(const rp_pool *pool)
 	return pool->fork_gen == atomic_load_explicit(&rp__fork_gen, memory_order_relaxed);
 }
 
-rp_pool *rp__pool_resolve(rp_pool *pool)
+/*
+ * Resolve a caller's pool argument: NULL is the default pool (made on first
+ * use).  Return: 0, -ENOMEM if the default pool cannot be made, or -ECHILD
+ * for a pool inherited across fork(); *@poolp is set only on success.
+ */
+int rp__pool_get(rp_pool **poolp)
 {
-	return pool ? pool : rp_pool_default();
+	rp_pool *pool = *poolp ? *poolp : rp_pool_default();
+
+	if (!pool)
+		return -ENOMEM;
+	if (!rp__pool_valid(pool))
+		return -ECHILD;
+	*poolp = pool;
+	return 0;
 }
 
 static const struct rp_backend_ops *pick_backend(void)
@@ -235,14 +247,13 @@ RP_EXPORT int rp_pool_stats(rp_pool *pool, struct rp_stats *st)
 {
 	unsigned long long completed, dropped, queued;
 	unsigned running, spinning;
+	int ret;
 
 	if (!st)
 		return -EINVAL;
-	pool = rp__pool_resolve(pool);
-	if (!pool)
-		return -ENOMEM;
-	if (!rp__pool_valid(pool))
-		return -ECHILD;
+	ret = rp__pool_get(&pool);
+	if (ret)
+		return ret;
 
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&pool->lock);

@@ -31,13 +31,13 @@ int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 
 RP_EXPORT int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 {
+	int ret;
+
 	if (!fn || (unsigned)prio >= RP_NPRIO)
 		return -EINVAL;
-	pool = rp__pool_resolve(pool);
-	if (!pool)
-		return -ENOMEM;
-	if (!rp__pool_valid(pool))
-		return -ECHILD;
+	ret = rp__pool_get(&pool);
+	if (ret)
+		return ret;
 	return rp__post(pool, prio, fn, arg);
 }
 

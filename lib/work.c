@@ -77,14 +77,13 @@ static void work_run(void *p)
 RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
 {
 	rp_work *work;
+	int ret;
 
 	if (!workp || !fn)
 		return -EINVAL;
-	pool = rp__pool_resolve(pool);
-	if (!pool)
-		return -ENOMEM;
-	if (!rp__pool_valid(pool))
-		return -ECHILD;
+	ret = rp__pool_get(&pool);
+	if (ret)
+		return ret;
 	work = calloc(1, sizeof(*work));
 	if (!work)
 		return -ENOMEM;
@@ -121,7 +120,6 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 {
 	unsigned long long target;
 	struct rp_worker *self = rp__self;
-	bool hinted = false;
 
 	if (!work)
 		return -EINVAL;
@@ -150,10 +148,8 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 
 	/* A wait inside a worker is a hinted block: the pool runs other work
 	 * (perhaps the very callbacks awaited) on a replacement. */
-	if (self) {
+	if (self)
 		rp__block_begin(self);
-		hinted = true;
-	}
 	atomic_fetch_add(&work->waiters, 1);
 	for (;;) {
 		uint32_t s = atomic_load(&work->seq);
@@ -163,7 +159,7 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 		rp__futex_wait(&work->seq, s, NULL);
 	}
 	atomic_fetch_sub(&work->waiters, 1);
-	if (hinted)
+	if (self)
 		rp__block_end(self);
 	return 0;
 }
