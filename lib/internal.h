@@ -121,6 +121,7 @@ enum rp_wake {
 };
 
 struct rp_monitor {
+	_Atomic bool attached;       /* A: has a perf monitor; written under pool->lock */
 	int perf_fd;                 /* W: -1 if none */
 	void *perf_map;              /* W: perf ring (meta page + 1 data page) */
 	int proc_fd;                 /* R: cached /proc stat fd, -1 if none */
@@ -183,9 +184,11 @@ struct rp_regulator {
 	_Atomic bool started;          /* A; set under pool->lock */
 	pthread_t thread;              /* L */
 	_Atomic unsigned monitors;     /* A: perf monitors held */
+	_Atomic unsigned monitor_cap;  /* A: most monitors at once: C + extra, or what fit */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
+	int epfd;                      /* I: epoll set of the perf monitors; -1: poll them */
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -265,8 +268,11 @@ void rp__block_end(struct rp_worker *w);
 
 /* monitor.c: is a running worker off CPU? */
 void rp__monitor_pool_init(rp_pool *pool);
+void rp__monitor_pool_fini(rp_pool *pool);
+void rp__monitor_wait(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
-void rp__monitor_attach(rp_pool *pool, struct rp_worker *w); /* in the worker */
+void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
+void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
 bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w);  /* R, pool->lock */
 bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* R, pool->lock */

@@ -12,8 +12,18 @@
  *  - /proc/self/task/TID/stat, re-read with pread() at offset 0 (the file is
  *    regenerated on every read): state S or D means asleep.
  *
- * A worker counts as blocked after two consecutive samples see it asleep in
- * the same callback (with perf: with no switch in between), so a blip
+ * perf also says *when* to look.  Each monitor is opened with a wake-up
+ * watermark of one record, so every switch of the worker makes the event's
+ * descriptor readable; the regulator, while it watches, sleeps in
+ * epoll_wait() on all of them and the kernel wakes it as a running worker
+ * switches out (or back in).  A block is then seen within a wake-up, not a
+ * sample period: the nearest Linux gets, without privileges, to the
+ * in-kernel accounting of Windows' completion ports.  A worker with a perf
+ * monitor counts as blocked as soon as its newest record is a switch out
+ * that was not a preemption.
+ *
+ * Without perf, a worker counts as blocked after two consecutive /proc
+ * samples, one period apart, see it asleep in the same callback, so a blip
  * shorter than one sample period never releases a replacement.
  */
 #include "internal.h"
@@ -25,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,14 +78,50 @@ void rp__monitor_pool_init(rp_pool *pool)
 	struct rlimit rl;
 	uint64_t want;
 
-	pool->reg.perf_ok = true;
+	pool->reg.perf_ok = perf_wanted();
+	atomic_store(&pool->reg.monitor_cap,
+		     pool->reg.perf_ok ? pool->concurrency + RP_MONITOR_EXTRA : 0);
+	if (!pool->reg.perf_ok)
+		return;
+	/* Without the epoll set the monitors are polled every period: slower
+	 * to react, but still correct. */
+	pool->reg.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!pool->bk.uring || can_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) ||
 	    rl.rlim_cur == RLIM_INFINITY)
 		return;
 	want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
 	       RP_LOCKED_COST;
-	if (rl.rlim_cur < want)
+	if (rl.rlim_cur < want) {
 		pool->reg.perf_ok = false;
+		atomic_store(&pool->reg.monitor_cap, 0);
+	}
+}
+
+/* Context: pool teardown, after the workers and the regulator have exited. */
+void rp__monitor_pool_fini(rp_pool *pool)
+{
+	if (pool->reg.epfd >= 0)
+		close(pool->reg.epfd);
+	pool->reg.epfd = -1;
+}
+
+/*
+ * Sleep until a monitored worker switches, or for one sample period, which
+ * the workers sampled through /proc need.  Context: the regulator.
+ */
+void rp__monitor_wait(rp_pool *pool)
+{
+	struct epoll_event ev[16];
+
+	if (pool->reg.epfd >= 0 && atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed)) {
+		/* Nothing to read: the wake-up is the message, and the next
+		 * epoll_wait() finds the event consumed (perf_poll() clears
+		 * it), so a switch is reported once. */
+		epoll_wait(pool->reg.epfd, ev, 16, (int)(RP_SAMPLE_PERIOD_US / 1000));
+		return;
+	}
+	const struct timespec period = { 0, RP_SAMPLE_PERIOD_US * 1000 };
+	nanosleep(&period, NULL);
 }
 
 /* The perf mapping: one metadata page and one data page. */
@@ -92,7 +139,11 @@ void rp__monitor_init(struct rp_monitor *m)
 
 /*
  * Open the worker's perf monitor, within the pool's budget (C + a few: the
- * workers most likely to run).  Context: the worker thread, at start.
+ * workers most likely to run).  A worker tries at start, and again before
+ * each task while it has none and the budget has room, so the budget goes
+ * to the workers that run, not to the first ones started (in a tree of
+ * tasks waiting for their children, those block for good; see
+ * rp__monitor_steal()).  Context: the worker thread.
  */
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 {
@@ -100,9 +151,9 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	void *map;
 	int fd;
 
-	if (!perf_wanted() || !pool->reg.perf_ok)
+	if (!pool->reg.perf_ok || atomic_load_explicit(&perf_refused, memory_order_relaxed))
 		return;
-	if (atomic_fetch_add(&pool->reg.monitors, 1) >= pool->concurrency + RP_MONITOR_EXTRA)
+	if (atomic_fetch_add(&pool->reg.monitors, 1) >= atomic_load(&pool->reg.monitor_cap))
 		goto out_budget;
 	memset(&attr, 0, sizeof(attr));
 	attr.size = sizeof(attr);
@@ -112,12 +163,17 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	/* Required at perf_event_paranoid 2; switch records still come. */
 	attr.exclude_kernel = 1;
 	attr.exclude_hv = 1;
+	/* Readable after every record (a switch record is 8 bytes). */
+	attr.watermark = 1;
+	attr.wakeup_watermark = sizeof(struct perf_event_header);
 	fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
 			  PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
-		    errno == EINVAL || errno == EOPNOTSUPP)
+		    errno == EINVAL || errno == EOPNOTSUPP) {
 			atomic_store(&perf_refused, true);
+			atomic_store(&pool->reg.monitor_cap, 0);
+		}
 		goto out_budget;
 	}
 	/* One metadata page and one data page: 512 records of 8 bytes. The
@@ -126,15 +182,54 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	map = mmap(NULL, perf_map_len(), PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		close(fd);
+		/* The budget is what fitted: the monitors held now.  A
+		 * worker starting a task then stops trying (and paying for
+		 * a system call) until one is given back. */
+		atomic_store(&pool->reg.monitor_cap, atomic_load(&pool->reg.monitors) - 1);
 		goto out_budget;
+	}
+	if (pool->reg.epfd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+		/* Failing here only costs reaction time: the regulator still
+		 * samples this worker every period. */
+		epoll_ctl(pool->reg.epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
 	pthread_mutex_lock(&pool->lock);
 	w->mon.perf_fd = fd;
 	w->mon.perf_map = map;
+	atomic_store_explicit(&w->mon.attached, true, memory_order_relaxed);
 	pthread_mutex_unlock(&pool->lock);
 	return;
 out_budget:
 	atomic_fetch_sub(&pool->reg.monitors, 1);
+}
+
+static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)
+{
+	if (!m->perf_map)
+		return;
+	if (pool->reg.epfd >= 0)
+		epoll_ctl(pool->reg.epfd, EPOLL_CTL_DEL, m->perf_fd, NULL);
+	munmap(m->perf_map, perf_map_len());
+	close(m->perf_fd);
+	m->perf_map = NULL;
+	m->perf_fd = -1;
+	atomic_store_explicit(&m->attached, false, memory_order_relaxed);
+	atomic_fetch_sub(&pool->reg.monitors, 1);
+}
+
+/*
+ * @w was just seen blocked.  If the budget is spent, give its monitor up so
+ * that the worker replacing it can watch itself; @w takes its slot back
+ * when its callback ends, as a worker sampled through /proc does.
+ * Context: the regulator, pool->lock held.
+ */
+void rp__monitor_steal(rp_pool *pool, struct rp_worker *w)
+{
+	rp__assert_held(&pool->lock);
+	if (atomic_load(&pool->reg.monitors) >= atomic_load(&pool->reg.monitor_cap))
+		perf_detach_locked(pool, &w->mon);
 }
 
 /* Context: pool->lock held (the regulator reads these under it). */
@@ -143,13 +238,7 @@ void rp__monitor_detach(rp_pool *pool, struct rp_worker *w)
 	struct rp_monitor *m = &w->mon;
 
 	rp__assert_held(&pool->lock);
-	if (m->perf_map) {
-		munmap(m->perf_map, perf_map_len());
-		close(m->perf_fd);
-		atomic_fetch_sub(&pool->reg.monitors, 1);
-		m->perf_map = NULL;
-		m->perf_fd = -1;
-	}
+	perf_detach_locked(pool, m);
 	if (m->proc_fd >= 0) {
 		close(m->proc_fd);
 		atomic_fetch_sub(&pool->reg.proc_fds, 1);
@@ -242,6 +331,9 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w)
 	rp__assert_held(&pool->lock);
 	if (m->perf_map)
 		v = perf_sample(m, &head);
+	/* A switch record is exact: asleep now, and not preempted. */
+	if (v == ONCPU_NO)
+		return true;
 	if (v == ONCPU_UNKNOWN)
 		v = proc_sample(pool, w);
 	if (v != ONCPU_NO) {

@@ -488,6 +488,10 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 	int st;
 
 	atomic_fetch_add_explicit(&w->task_seq, 1, memory_order_relaxed);
+	if (rp_unlikely(!atomic_load_explicit(&w->mon.attached, memory_order_relaxed)) &&
+	    atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) <
+		    atomic_load_explicit(&pool->reg.monitor_cap, memory_order_relaxed))
+		rp__monitor_attach(pool, w);
 	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
 	fn(arg);
 	if (rp_unlikely(w->block_depth)) {

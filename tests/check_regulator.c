@@ -35,6 +35,7 @@ struct blocker {
 	_Atomic int timed_out;
 	_Atomic int started;
 	int fds[2];
+	struct rp_worker *worker;	/* the worker that ran it */
 };
 
 /* Blocks in the kernel without a hint, for at most 20 s. */
@@ -43,6 +44,7 @@ static void futex_blocker(void *arg)
 	struct blocker *b = arg;
 	struct timespec ts = { 20, 0 };
 
+	b->worker = rp__self;
 	atomic_store(&b->started, 1);
 	while (!atomic_load(&b->released)) {
 		if (syscall(SYS_futex, &b->released, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0) == -1 &&
@@ -267,6 +269,44 @@ START_TEST(test_regulator_monitor_kind)
 }
 END_TEST
 
+/*
+ * The perf monitor budget (C + 4) goes to the workers that run, not to the
+ * first ones started: with C = 1 and twelve callbacks blocked at once, the
+ * newest worker is watched by perf too, because the blocked ones gave
+ * theirs up when they were seen blocked.
+ */
+START_TEST(test_regulator_monitors_follow_running)
+{
+	enum { N = 12 };
+	static struct blocker b[N];
+	rp_pool *pool;
+	bool first_perf, last_perf;
+
+	set_monitor();
+	memset(b, 0, sizeof(b));
+	pool = t_pool(1, 0, 0, 0);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
+		ck_assert(t_wait_until(started, &b[i], 15000));
+	}
+	pthread_mutex_lock(&pool->lock);
+	first_perf = !strcmp(rp__monitor_kind(b[0].worker), "perf");
+	last_perf = !strcmp(rp__monitor_kind(b[N - 1].worker), "perf");
+	ck_assert_uint_le(atomic_load(&pool->reg.monitors), atomic_load(&pool->reg.monitor_cap));
+	pthread_mutex_unlock(&pool->lock);
+	/* Where perf is refused (or forced off), nobody has it. */
+	if (monitor)
+		ck_assert(!first_perf && !last_perf);
+	else if (atomic_load(&pool->reg.monitor_cap) > 0)
+		ck_assert(last_perf);
+	for (int i = 0; i < N; i++)
+		releaser(&b[i]);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(atomic_load(&b[i].timed_out), 0);
+}
+END_TEST
+
 static Suite *make(const char *name)
 {
 	Suite *s = suite_create(name);
@@ -279,6 +319,7 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_ignores_preemption);
 	tcase_add_test(tc, test_regulator_sleeps_when_idle);
 	tcase_add_test(tc, test_regulator_monitor_kind);
+	tcase_add_test(tc, test_regulator_monitors_follow_running);
 	suite_add_tcase(s, tc);
 	return s;
 }
