@@ -188,7 +188,6 @@ struct rp_regulator {
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
-	int epfd;                      /* I: epoll set of the perf monitors; -1: poll them */
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -268,8 +267,6 @@ void rp__block_end(struct rp_worker *w);
 
 /* monitor.c: is a running worker off CPU? */
 void rp__monitor_pool_init(rp_pool *pool);
-void rp__monitor_pool_fini(rp_pool *pool);
-void rp__monitor_wait(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */

@@ -81,7 +81,6 @@ static bool forced_backend(void)
 
 static void pool_free(rp_pool *pool)
 {
-	rp__monitor_pool_fini(pool);
 	for (int p = 0; p < RP_NPRIO; p++)
 		if (pool->q[p].cells)
 			rp__queue_fini(&pool->q[p]);
@@ -122,7 +121,6 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	if (!pool)
 		return -ENOMEM;
 	memset(pool, 0, sizeof(*pool));
-	pool->reg.epfd = -1;
 	pool->concurrency = o.concurrency;
 	pool->min_threads = o.min_threads;
 	pool->max_threads = o.max_threads;

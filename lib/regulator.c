@@ -3,9 +3,7 @@
  * The regulator: a thread per pool that watches running workers for
  * unhinted blocking, only while it matters (work is queued and no slot is
  * free).  It sleeps on a futex otherwise, so an idle pool makes no wake-ups.
- * While it watches, it waits in rp__monitor_wait(): the kernel wakes it
- * when a worker with a perf monitor switches, and a 1 ms period covers the
- * workers sampled through /proc.
+ * While it watches, it samples every RP_SAMPLE_PERIOD_US.
  *
  * A worker seen blocked (monitor.c) loses its slot (RUN -> DETECTED), which
  * releases a replacement at once; when it is seen on a CPU again, or when
@@ -62,6 +60,7 @@ static void sample_all(rp_pool *pool)
 static void *regulator_main(void *arg)
 {
 	rp_pool *pool = arg;
+	const struct timespec period = { 0, RP_SAMPLE_PERIOD_US * 1000 };
 	unsigned quiet = RP_QUIET_ROUNDS;
 	char name[16];
 
@@ -85,7 +84,7 @@ static void *regulator_main(void *arg)
 			rp__futex_wait(&pool->reg.active, 0, NULL);
 			continue;
 		}
-		rp__monitor_wait(pool);
+		nanosleep(&period, NULL);
 	}
 	return NULL;
 }
