@@ -175,6 +175,9 @@ static void pt_fini(void *ctx)
 
 const struct bench_peer bench_peer_pthread = {
 	.name = "pthread",
+	.about = "hand-written fixed pool: N threads, one mutex, one condition variable, a FIFO "
+		 "list of malloc'ed nodes (default size: online CPUs)",
+	.flags = BENCH_PEER_FIXED,
 	.init = pt_init,
 	.post = pt_post,
 	.fini = pt_fini,

@@ -12,6 +12,8 @@
 
 #include <ringpool.h>
 
+#include "config.h"
+
 #include "adapter.h"
 
 static int rpp_init(void **ctx, unsigned threads)
@@ -44,7 +46,12 @@ static void rpp_fini(void *ctx)
 
 const struct bench_peer bench_peer_ringpool = {
 	.name = "ringpool",
+	.about = "this library, " PACKAGE_VERSION ": rp_pool_create (NULL options: concurrency = "
+		 "usable physical cores), rp_post, rp_pool_destroy; hints: "
+		 "rp_blocking_begin/rp_blocking_end",
 	.init = rpp_init,
 	.post = rpp_post,
 	.fini = rpp_fini,
+	.block_begin = rp_blocking_begin,
+	.block_end = rp_blocking_end,
 };
