@@ -25,7 +25,7 @@ static bool write_failed;
 /* What the targets are judged on, collected as the workloads go by. */
 static struct {
 	double w1ext_rp, w1ext_best_peer;	/* median wall, ms */
-	const char *w1ext_best_name;
+	char w1ext_best_name[40];
 	double w1fan_rp, w1fan_tbb;		/* median wall, ms */
 	double w2_p50, w2_p99;			/* ringpool medians, µs */
 	double idle_cpu;			/* ringpool median, % of a core */
@@ -404,7 +404,7 @@ static void note_targets(const struct run_table *t, const struct cell *cells)
 				tg.w1ext_rp = c->med[0];
 			else if (c->ok && !(tg.w1ext_best_peer <= c->med[0])) {
 				tg.w1ext_best_peer = c->med[0];
-				tg.w1ext_best_name = v->label;
+				snprintf(tg.w1ext_best_name, sizeof(tg.w1ext_best_name), "%s", v->label);
 			}
 		} else if (strcmp(wl, "W1fan") == 0) {
 			if (rp)
