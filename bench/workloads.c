@@ -350,11 +350,12 @@ static int post_all(unsigned long n, bench_fn *fn, void *(*arg_of)(unsigned long
 
 /* -------------------------------------------------------------------- W1ext */
 
-static struct latch w1_latch;
+/* Counts the tasks of the running workload down; its waiter is the timer. */
+static struct latch done_latch;
 
 static void w1_task(void *arg)
 {
-	latch_count_down(&w1_latch);
+	latch_count_down(&done_latch);
 }
 
 static void *no_arg(unsigned long i)
@@ -374,11 +375,11 @@ static int run_w1ext(const struct variant *v, const struct config *cfg, struct s
 
 	if (ret < 0)
 		return ret;
-	latch_init(&w1_latch, W1_TASKS);
+	latch_init(&done_latch, W1_TASKS);
 	usage_get(&u0);
 	uint64_t t0 = bench_now_ns();
-	ret = post_all(W1_TASKS, w1_task, no_arg, &w1_latch);
-	latch_wait(&w1_latch);
+	ret = post_all(W1_TASKS, w1_task, no_arg, &done_latch);
+	latch_wait(&done_latch);
 	uint64_t t1 = bench_now_ns();
 	usage_get(&u1);
 	usage_result(res, &u0, &u1);
@@ -411,11 +412,11 @@ static void fan_task(void *arg)
 			if (ret < 0) {
 				/* The child's subtree never runs: count it here. */
 				task_failed(ret);
-				latch_count_down_n(&w1_latch, fan_subtree(depth + 1));
+				latch_count_down_n(&done_latch, fan_subtree(depth + 1));
 			}
 		}
 	}
-	latch_count_down(&w1_latch);
+	latch_count_down(&done_latch);
 }
 
 /*
@@ -433,13 +434,13 @@ static int run_w1fan(const struct variant *v, const struct config *cfg, struct s
 
 	if (ret < 0)
 		return ret;
-	latch_init(&w1_latch, n);
+	latch_init(&done_latch, n);
 	usage_get(&u0);
 	uint64_t t0 = bench_now_ns();
 	ret = post(fan_task, (void *)(uintptr_t)0);
 	if (ret < 0)
-		latch_count_down_n(&w1_latch, n);
-	latch_wait(&w1_latch);
+		latch_count_down_n(&done_latch, n);
+	latch_wait(&done_latch);
 	uint64_t t1 = bench_now_ns();
 	usage_get(&u1);
 	usage_result(res, &u0, &u1);
@@ -468,7 +469,7 @@ static void w2_task(void *arg)
 	struct w2_slot *s = arg;
 
 	s->lat_ns = bench_now_ns() - s->post_ns;
-	latch_count_down(&w1_latch);
+	latch_count_down(&done_latch);
 }
 
 /*
@@ -495,7 +496,7 @@ static int run_w2(const struct variant *v, const struct config *cfg, struct shar
 		return ret;
 	}
 	ret = warm_up(WARM_TASKS);
-	latch_init(&w1_latch, n);
+	latch_init(&done_latch, n);
 
 	/*
 	 * The default 50 µs timer slack would let each sleep overshoot by up
@@ -532,8 +533,8 @@ static int run_w2(const struct variant *v, const struct config *cfg, struct shar
 		if (ret == 0)
 			posted++;
 	}
-	latch_count_down_n(&w1_latch, n - posted);	/* Slots that never got a task. */
-	latch_wait(&w1_latch);
+	latch_count_down_n(&done_latch, n - posted);	/* Slots that never got a task. */
+	latch_wait(&done_latch);
 	uint64_t t1 = bench_now_ns();
 	uint64_t poster1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	usage_get(&u1);
@@ -616,7 +617,7 @@ static void w3_task(void *arg)
 		sleep_for(W3_SLEEP_NS);
 		block_end();
 	}
-	latch_count_down(&w1_latch);
+	latch_count_down(&done_latch);
 }
 
 static void *index_arg(unsigned long i)
@@ -643,11 +644,11 @@ static int run_w3(const struct variant *v, const struct config *cfg, struct shar
 
 	if (ret < 0)
 		return ret;
-	latch_init(&w1_latch, W3_TASKS);
+	latch_init(&done_latch, W3_TASKS);
 	usage_get(&u0);
 	uint64_t t0 = bench_now_ns();
-	ret = post_all(W3_TASKS, w3_task, index_arg, &w1_latch);
-	latch_wait(&w1_latch);
+	ret = post_all(W3_TASKS, w3_task, index_arg, &done_latch);
+	latch_wait(&done_latch);
 	uint64_t t1 = bench_now_ns();
 	usage_get(&u1);
 	usage_result(res, &u0, &u1);
@@ -695,7 +696,7 @@ static void w4_task(void *arg)
 	}
 	progress();
 	if (i == 0)
-		latch_count_down(&w1_latch);
+		latch_count_down(&done_latch);
 	else if (sem_post(&w4_sems[(i - 1) / 2]) != 0)
 		bench_fatal("sem_post", errno);
 }
@@ -727,13 +728,13 @@ static int run_w4(const struct variant *v, const struct config *cfg, struct shar
 	if (ret < 0)
 		return ret;
 	res->total = W4_NODES;
-	latch_init(&w1_latch, 1);
+	latch_init(&done_latch, 1);
 	usage_get(&u0);
 	uint64_t t0 = bench_now_ns();
 	ret = post(w4_task, (void *)(uintptr_t)0);
 	if (ret < 0)
-		latch_count_down(&w1_latch);
-	latch_wait(&w1_latch);
+		latch_count_down(&done_latch);
+	latch_wait(&done_latch);
 	uint64_t t1 = bench_now_ns();
 	usage_get(&u1);
 	usage_result(res, &u0, &u1);
@@ -782,7 +783,7 @@ static void w5_task(void *arg)
 	cur_sh->samples[2 * i] = start;
 	cur_sh->samples[2 * i + 1] = bench_now_ns();
 	progress();
-	latch_count_down(&w1_latch);
+	latch_count_down(&done_latch);
 }
 
 static double w5_ideal(const struct config *cfg)
@@ -804,12 +805,12 @@ static int run_w5(const struct variant *v, const struct config *cfg, struct shar
 
 	if (ret < 0)
 		return ret;
-	latch_init(&w1_latch, W5_TASKS);
+	latch_init(&done_latch, W5_TASKS);
 	res->total = W5_TASKS;
-	ret = post_all(W5_TASKS, w5_task, index_arg, &w1_latch);
+	ret = post_all(W5_TASKS, w5_task, index_arg, &done_latch);
 	/* Switches and CPU from the posts on: the herd's wake-up is the point. */
 	usage_get(&u0);
-	latch_wait(&w1_latch);
+	latch_wait(&done_latch);
 	usage_get(&u1);
 	usage_result(res, &u0, &u1);
 	v->peer->fini(cur_pool);
