@@ -16,6 +16,8 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include <ringpool.h>
+
 #include "bench.h"
 
 static FILE *md, *summary_csv, *runs_csv;
@@ -535,6 +537,22 @@ static void target(const char *what, double value, const char *fmt_value, bool m
 	out("| %s | %s | %s |\n", what, fmt_value, met ? "met" : "**missed**");
 }
 
+/* The concurrency ringpool picks on this machine (its default C).  Creating
+ * a pool starts no thread, so the parent stays single-threaded. */
+static unsigned ringpool_concurrency(void)
+{
+	struct rp_stats st;
+	rp_pool *pool;
+	unsigned c = 0;
+
+	if (rp_pool_create(&pool, NULL) == 0) {
+		if (rp_pool_stats(pool, &st) == 0)
+			c = st.concurrency;
+		rp_pool_destroy(pool);
+	}
+	return c;
+}
+
 int report_end(void)
 {
 	char v[96];
@@ -566,8 +584,13 @@ int report_end(void)
 		snprintf(v, sizeof(v), "%.1f ms", tg.w4_ms);
 	target("W4 completes, ≤ 100 ms, no hints", tg.w4_deadlock ? 0 : tg.w4_ms, v,
 	       !tg.w4_deadlock && tg.w4_ms <= 100);
+	/* The issue's targets are for 2 cores, where C = 2; elsewhere the
+	 * bound is ringpool's own concurrency target. */
+	unsigned c = ringpool_concurrency();
+	char what[64];
+	snprintf(what, sizeof(what), "W5 with hints: peak computing ≤ C (%u)", c);
 	snprintf(v, sizeof(v), "%.0f", tg.w5_peak);
-	target("W5 with hints: peak computing ≤ 2", tg.w5_peak, v, tg.w5_peak <= 2);
+	target(what, tg.w5_peak, v, tg.w5_peak <= c);
 	snprintf(v, sizeof(v), "%.3f× ideal", tg.w5_ratio);
 	target("W5 with hints: makespan ≤ 1.05× ideal", tg.w5_ratio, v, tg.w5_ratio <= 1.05);
 

@@ -50,40 +50,32 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C */
 #define RP_PROC_FD_MAX 64u      /* cached /proc stat descriptors */
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
-#define RP_SAMPLE_PERIOD_US 1000u
+#define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while it finds nothing */
+#define RP_BLOCK_MIN_US 20u        /* a perf-watched sleep counts once this old */
+#define RP_SCAN_PERIOD_US 50u      /* scans by workers between tasks, and by the
+                                    * regulator while it keeps finding blocks */
 #define RP_NPRIO 3
 
 /* ------------------------------------------------------------------ queue.c */
 
 /*
- * A bounded MPMC ring (Vyukov's sequence-numbered cells) with a mutex-guarded
- * overflow list behind it, so that posting never fails for want of room and
- * the common case takes no lock.  Entries are stored by value: posting needs
- * no allocation unless the ring is full.
+ * An unbounded lock-free MPMC FIFO of (fn, arg) entries in linked blocks
+ * (queue.c).  Posting takes one CAS and allocates one block per
+ * RP_QBLOCK_SLOTS entries; no lock anywhere.
  */
-struct rp_cell {
-	_Atomic size_t seq; /* A: stored as (sequence - index), so zeroed memory is a fresh ring */
-	rp_fn *fn;
-	void *arg;
-};
+#define RP_QBLOCK_SLOTS 255u
 
-struct rp_ovf {
-	struct rp_ovf *next;
-	rp_fn *fn;
-	void *arg;
-};
+struct rp_qblock;
 
 struct rp_queue {
-	rp_aligned _Atomic size_t head;  /* A: next position to fill */
-	rp_aligned _Atomic size_t tail;  /* A: next position to take */
-	rp_aligned size_t mask;          /* I */
-	struct rp_cell *cells;           /* I */
-	_Atomic size_t ovf_len;          /* A: entries in the overflow list */
-	pthread_mutex_t ovf_lock;
-	struct rp_ovf *ovf_head, *ovf_tail; /* ovf_lock */
+	rp_aligned _Atomic size_t head;            /* A: next slot to take */
+	_Atomic(struct rp_qblock *) head_block;    /* A: the block head is in */
+	rp_aligned _Atomic size_t tail;            /* A: next slot to fill */
+	_Atomic(struct rp_qblock *) tail_block;    /* A: the block tail is in */
+	_Atomic(struct rp_qblock *) spare;         /* A: a freed block, for reuse */
 };
 
-int rp__queue_init(struct rp_queue *q, size_t capacity);
+int rp__queue_init(struct rp_queue *q);
 void rp__queue_fini(struct rp_queue *q);
 int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
 bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg);
@@ -124,10 +116,12 @@ struct rp_monitor {
 	_Atomic bool attached;       /* A: has a perf monitor; written under pool->lock */
 	int perf_fd;                 /* W: -1 if none */
 	void *perf_map;              /* W: perf ring (meta page + 1 data page) */
+	bool timed;                  /* W: its records carry CLOCK_MONOTONIC time */
 	int proc_fd;                 /* R: cached /proc stat fd, -1 if none */
 	uint64_t last_head;          /* R: perf data_head seen at the last sample */
 	unsigned last_seq;           /* R: task_seq seen at the last sample */
 	unsigned strikes;            /* R: consecutive samples seen off CPU */
+	unsigned watch_idx;          /* L: index in pool->reg.watch while attached */
 };
 
 struct rp_ring;
@@ -179,7 +173,8 @@ extern __thread struct rp_worker *rp__self;
 /* ------------------------------------------------------------------ regulator */
 
 struct rp_regulator {
-	_Atomic uint32_t active;       /* A: futex word: 1 while it samples or is asked to */
+	_Atomic uint32_t active;       /* A: futex word: 1 while it samples or is asked to,
+	                                *    2 once it must stop */
 	_Atomic bool stop;             /* A */
 	_Atomic bool started;          /* A; set under pool->lock */
 	pthread_t thread;              /* L */
@@ -187,7 +182,14 @@ struct rp_regulator {
 	_Atomic unsigned monitor_cap;  /* A: most monitors at once: C + extra, or what fit */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
+	_Atomic unsigned long long worker_scans; /* A: scans made by workers (tests) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
+	struct rp_worker **watch;      /* L: the workers with a perf monitor; I: the array,
+	                                *    watch_cap entries */
+	unsigned watch_cap;            /* I: the initial monitor_cap (it only shrinks) */
+	unsigned nwatch;               /* L */
+	rp_aligned _Atomic uint64_t next_scan; /* A: CLOCK_MONOTONIC ns before which
+	                                *    nobody scans again (one claims it by CAS) */
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -267,17 +269,20 @@ void rp__block_end(struct rp_worker *w);
 
 /* monitor.c: is a running worker off CPU? */
 void rp__monitor_pool_init(rp_pool *pool);
+void rp__monitor_pool_fini(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
-bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w);  /* R, pool->lock */
-bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* R, pool->lock */
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, bool perf_only); /* pool->lock */
+bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* pool->lock */
 const char *rp__monitor_kind(const struct rp_worker *w);
 
 /* regulator.c */
 void rp__regulator_kick(rp_pool *pool);
 void rp__regulator_stop(rp_pool *pool);
+void rp__regulator_scan_from_worker(rp_pool *pool);
+extern _Atomic unsigned rp__sample_period_us; /* tests: see regulator.c */
 
 /* Small helpers. */
 static inline uint64_t rp__now_ns(void)

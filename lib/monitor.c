@@ -77,19 +77,25 @@ void rp__monitor_pool_init(rp_pool *pool)
 	uint64_t want;
 
 	pool->reg.perf_ok = perf_wanted();
-	atomic_store(&pool->reg.monitor_cap,
-		     pool->reg.perf_ok ? pool->concurrency + RP_MONITOR_EXTRA : 0);
-	if (!pool->reg.perf_ok)
-		return;
-	if (!pool->bk.uring || can_ipc_lock() || getrlimit(RLIMIT_MEMLOCK, &rl) ||
-	    rl.rlim_cur == RLIM_INFINITY)
-		return;
-	want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
-	       RP_LOCKED_COST;
-	if (rl.rlim_cur < want) {
-		pool->reg.perf_ok = false;
-		atomic_store(&pool->reg.monitor_cap, 0);
+	if (pool->reg.perf_ok && pool->bk.uring && !can_ipc_lock() && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
+	    rl.rlim_cur != RLIM_INFINITY) {
+		want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
+		       RP_LOCKED_COST;
+		pool->reg.perf_ok = rl.rlim_cur >= want;
 	}
+	if (pool->reg.perf_ok) {
+		/* The watch list: the workers that any running worker can
+		 * check between two tasks (regulator.c). */
+		pool->reg.watch_cap = pool->concurrency + RP_MONITOR_EXTRA;
+		pool->reg.watch = calloc(pool->reg.watch_cap, sizeof(*pool->reg.watch));
+		pool->reg.perf_ok = pool->reg.watch != NULL;
+	}
+	atomic_store(&pool->reg.monitor_cap, pool->reg.perf_ok ? pool->reg.watch_cap : 0);
+}
+
+void rp__monitor_pool_fini(rp_pool *pool)
+{
+	free(pool->reg.watch);
 }
 
 /* The perf mapping: one metadata page and one data page. */
@@ -131,8 +137,23 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	/* Required at perf_event_paranoid 2; switch records still come. */
 	attr.exclude_kernel = 1;
 	attr.exclude_hv = 1;
+	/* Each record carries its time on our clock (16 bytes in all), so a
+	 * sleep counts only once it has lasted RP_BLOCK_MIN_US. */
+	attr.sample_id_all = 1;
+	attr.sample_type = PERF_SAMPLE_TIME;
+	attr.use_clockid = 1;
+	attr.clockid = CLOCK_MONOTONIC;
 	fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
 			  PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0 && errno == EINVAL) {
+		/* use_clockid is Linux 4.1: untimed records, 8 bytes each. */
+		attr.sample_id_all = 0;
+		attr.sample_type = 0;
+		attr.use_clockid = 0;
+		attr.clockid = 0;
+		fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1,
+				  -1, PERF_FLAG_FD_CLOEXEC);
+	}
 	if (fd < 0) {
 		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
 		    errno == EINVAL || errno == EOPNOTSUPP) {
@@ -154,8 +175,19 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 		goto out_budget;
 	}
 	pthread_mutex_lock(&pool->lock);
+	if (pool->reg.nwatch == pool->reg.watch_cap) {
+		/* Cannot happen while monitors <= monitor_cap <= watch_cap;
+		 * stay correct if it ever does. */
+		pthread_mutex_unlock(&pool->lock);
+		munmap(map, perf_map_len());
+		close(fd);
+		goto out_budget;
+	}
 	w->mon.perf_fd = fd;
 	w->mon.perf_map = map;
+	w->mon.timed = attr.use_clockid;
+	w->mon.watch_idx = pool->reg.nwatch;
+	pool->reg.watch[pool->reg.nwatch++] = w;
 	atomic_store_explicit(&w->mon.attached, true, memory_order_relaxed);
 	pthread_mutex_unlock(&pool->lock);
 	return;
@@ -165,8 +197,14 @@ out_budget:
 
 static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)
 {
+	struct rp_worker *last;
+
 	if (!m->perf_map)
 		return;
+	/* Off the watch list: the last entry takes this one's place. */
+	last = pool->reg.watch[--pool->reg.nwatch];
+	pool->reg.watch[m->watch_idx] = last;
+	last->mon.watch_idx = m->watch_idx;
 	munmap(m->perf_map, perf_map_len());
 	close(m->perf_fd);
 	m->perf_map = NULL;
@@ -209,12 +247,18 @@ const char *rp__monitor_kind(const struct rp_worker *w)
 
 enum oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
 
-/* The newest switch record.  Return: its verdict, and the ring head in *@head. */
-static enum oncpu perf_sample(struct rp_monitor *m, uint64_t *head)
+/*
+ * The newest switch record.  A switch out that was not a preemption is a
+ * sleep; with timed records, one that began less than RP_BLOCK_MIN_US
+ * before @now (CLOCK_MONOTONIC ns; 0: any age) counts as on CPU for now, so
+ * a short wait (a contended lock, a page of memory) releases no worker.
+ * Return: the verdict, and the ring head in *@head.
+ */
+static enum oncpu perf_sample(struct rp_monitor *m, uint64_t now, uint64_t *head)
 {
 	struct perf_event_mmap_page *pg = m->perf_map;
 	const struct perf_event_header *h;
-	uint64_t size, off;
+	uint64_t size, off, rec = m->timed ? 16 : 8, t;
 	unsigned char *data;
 
 	/* Pairs with the kernel's store-release of data_head after it wrote
@@ -225,12 +269,19 @@ static enum oncpu perf_sample(struct rp_monitor *m, uint64_t *head)
 	size = pg->data_size ? pg->data_size : (uint64_t)sysconf(_SC_PAGESIZE);
 	off = pg->data_offset ? pg->data_offset : (uint64_t)sysconf(_SC_PAGESIZE);
 	data = (unsigned char *)m->perf_map + off;
-	h = (const struct perf_event_header *)(data + ((*head - sizeof(*h)) & (size - 1)));
-	if (h->type != PERF_RECORD_SWITCH || h->size != sizeof(*h))
+	/* Records are 8 or 16 bytes and the data area a power of two: a
+	 * record never wraps. */
+	h = (const struct perf_event_header *)(data + ((*head - rec) & (size - 1)));
+	if (h->type != PERF_RECORD_SWITCH || h->size != rec)
 		return ONCPU_UNKNOWN;
-	if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) && !(h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT))
-		return ONCPU_NO;
-	return ONCPU_YES;
+	if (!(h->misc & PERF_RECORD_MISC_SWITCH_OUT) || (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT))
+		return ONCPU_YES;
+	if (m->timed && now) {
+		memcpy(&t, h + 1, sizeof(t));
+		if (now < t + RP_BLOCK_MIN_US * 1000u)
+			return ONCPU_YES;
+	}
+	return ONCPU_NO;
 }
 
 static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
@@ -274,9 +325,11 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
 
 /*
  * Has @w, in state RUN, been off CPU since the last sample, in the same
- * callback?  Context: the regulator, pool->lock held.
+ * callback?  With @perf_only, answer from the switch records alone (a memory
+ * load; false where there are none): what a worker can afford between two
+ * tasks.  Context: the regulator, or a worker scanning; pool->lock held.
  */
-bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w)
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, bool perf_only)
 {
 	struct rp_monitor *m = &w->mon;
 	unsigned seq = atomic_load_explicit(&w->task_seq, memory_order_relaxed);
@@ -286,10 +339,12 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w)
 
 	rp__assert_held(&pool->lock);
 	if (m->perf_map)
-		v = perf_sample(m, &head);
+		v = perf_sample(m, rp__now_ns(), &head);
 	/* A switch record is exact: asleep now, and not preempted. */
 	if (v == ONCPU_NO)
 		return true;
+	if (perf_only)
+		return false;
 	if (v == ONCPU_UNKNOWN)
 		v = proc_sample(pool, w);
 	if (v != ONCPU_NO) {
@@ -309,12 +364,12 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w)
 /*
  * Is @w, in state DETECTED, back on a CPU?  Only perf answers this for free;
  * without it the worker takes its slot back itself when the callback ends.
- * Context: the regulator, pool->lock held.
+ * Context: the regulator, or a worker scanning; pool->lock held.
  */
 bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w)
 {
 	uint64_t head;
 
 	rp__assert_held(&pool->lock);
-	return w->mon.perf_map && perf_sample(&w->mon, &head) == ONCPU_YES;
+	return w->mon.perf_map && perf_sample(&w->mon, 0, &head) == ONCPU_YES;
 }

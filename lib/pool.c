@@ -82,10 +82,11 @@ static bool forced_backend(void)
 static void pool_free(rp_pool *pool)
 {
 	for (int p = 0; p < RP_NPRIO; p++)
-		if (pool->q[p].cells)
+		if (atomic_load(&pool->q[p].head_block))
 			rp__queue_fini(&pool->q[p]);
 	pthread_cond_destroy(&pool->quiesce);
 	pthread_mutex_destroy(&pool->lock);
+	rp__monitor_pool_fini(pool);
 	free(pool->workers);
 	free(pool);
 }
@@ -134,9 +135,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	pthread_cond_init(&pool->quiesce, &ca);
 	pthread_condattr_destroy(&ca);
 	for (int p = 0; p < RP_NPRIO; p++) {
-		/* NORMAL carries most work; the others need less room before
-		 * they overflow to the (slower, unbounded) list. */
-		ret = rp__queue_init(&pool->q[p], p == RP_PRIORITY_NORMAL ? 16384 : 4096);
+		ret = rp__queue_init(&pool->q[p]);
 		if (ret)
 			goto fail;
 	}

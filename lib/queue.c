@@ -1,175 +1,231 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-priority run queues: a bounded lock-free MPMC ring of (fn, arg) cells
- * (Dmitry Vyukov's design: each cell carries a sequence number that says
- * whose turn it is), and an unbounded overflow list behind a mutex for the
- * rare moments the ring is full.  While the overflow list holds entries,
- * producers append there too, so order stays first-in-first-out across both.
+ * Per-priority run queues: an unbounded lock-free MPMC FIFO of (fn, arg)
+ * entries kept in a linked list of blocks of RP_QBLOCK_SLOTS slots.
+ *
+ * head and tail are slot counters that also name the block: a counter
+ * advances by one per slot and has RP_QBLOCK_SLOTS + 1 values per block,
+ * the extra one (offset RP_QBLOCK_SLOTS) meaning "the next block is being
+ * linked in: wait".  A producer takes a slot with one CAS on tail, writes
+ * it, and sets the slot's WRITTEN bit; a consumer takes one with one CAS on
+ * head, waits for WRITTEN (the producer is between its CAS and its write),
+ * reads, and sets READ.  The thread that takes a block's last slot links
+ * (producer) or moves to (consumer) the next block.  A block is freed once
+ * every slot in it was read: the consumer of the last slot walks the
+ * others, and marks DESTROY on any not yet read, whose consumer carries on
+ * the walk when it sets READ (the scheme of crossbeam's SegQueue).
+ *
+ * So posting costs one CAS and no allocation but one per block, the queue
+ * holds any number of entries with memory in proportion, and no lock is
+ * ever taken.  (It replaces a bounded ring with a mutex-and-malloc
+ * overflow list: a deep queue, such as a breadth-first tree of 2^20 tasks,
+ * lived in that list and serialised every worker on its lock.)
  */
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-/* A cell's sequence is stored minus its index, so calloc'ed memory is a
- * fresh ring and untouched pages of a large ring are never faulted in. */
-static inline size_t cell_seq(struct rp_queue *q, size_t pos, memory_order mo)
+#define LAP (RP_QBLOCK_SLOTS + 1)	/* counter values per block */
+
+enum { WRITTEN = 1, READ = 2, DESTROY = 4 };
+
+struct rp_qslot {
+	rp_fn *fn;
+	void *arg;
+	_Atomic unsigned state;
+};
+
+struct rp_qblock {
+	_Atomic(struct rp_qblock *) next;
+	struct rp_qslot slot[RP_QBLOCK_SLOTS];
+};
+
+/* A queue keeps the last block it freed for its next one: a queue that
+ * cycles through blocks then costs no malloc() (nor the allocator's locks,
+ * which a worker can sleep on and be counted blocked for). */
+static struct rp_qblock *block_new(struct rp_queue *q)
 {
-	return atomic_load_explicit(&q->cells[pos & q->mask].seq, mo) + (pos & q->mask);
+	struct rp_qblock *b = atomic_exchange_explicit(&q->spare, NULL, memory_order_acquire);
+
+	if (!b)
+		return calloc(1, sizeof(*b));
+	memset(b, 0, sizeof(*b));
+	return b;
 }
 
-static inline void cell_set_seq(struct rp_queue *q, size_t pos, size_t seq)
+static void block_free(struct rp_queue *q, struct rp_qblock *b)
 {
-	/* Release: pairs with the acquire in cell_seq() of the other side, so
-	 * the cell's payload is visible before its new sequence number. */
-	atomic_store_explicit(&q->cells[pos & q->mask].seq, seq - (pos & q->mask),
-			      memory_order_release);
+	struct rp_qblock *none = NULL;
+
+	/* Release: the memset in block_new() comes after our last use. */
+	if (!atomic_compare_exchange_strong_explicit(&q->spare, &none, b, memory_order_release,
+						     memory_order_relaxed))
+		free(b);
 }
 
-int rp__queue_init(struct rp_queue *q, size_t capacity)
+/* Slots before @c: comparable across blocks (the "wait" value of one block
+ * equals the first slot of the next). */
+static inline size_t position(size_t c)
 {
-	size_t n = 1;
+	return c / LAP * RP_QBLOCK_SLOTS + c % LAP;
+}
 
-	while (n < capacity)
-		n <<= 1;
-	q->cells = calloc(n, sizeof(*q->cells));
-	if (!q->cells)
+int rp__queue_init(struct rp_queue *q)
+{
+	struct rp_qblock *b;
+
+	atomic_init(&q->spare, NULL);
+	b = block_new(q);
+	if (!b)
 		return -ENOMEM;
-	q->mask = n - 1;
 	atomic_init(&q->head, 0);
 	atomic_init(&q->tail, 0);
-	atomic_init(&q->ovf_len, 0);
-	q->ovf_head = q->ovf_tail = NULL;
-	pthread_mutex_init(&q->ovf_lock, NULL);
+	atomic_init(&q->head_block, b);
+	atomic_init(&q->tail_block, b);
 	return 0;
 }
 
+/* Context: the queue is quiet (no other thread uses it). */
 void rp__queue_fini(struct rp_queue *q)
 {
-	struct rp_ovf *o;
+	struct rp_qblock *b = atomic_load(&q->head_block), *next;
 
-	while ((o = q->ovf_head)) {
-		q->ovf_head = o->next;
-		free(o);
+	/* Blocks before head_block were freed by their consumers. */
+	for (; b; b = next) {
+		next = atomic_load(&b->next);
+		free(b);
 	}
-	pthread_mutex_destroy(&q->ovf_lock);
-	free(q->cells);
-	q->cells = NULL;
+	atomic_store(&q->head_block, NULL);
+	atomic_store(&q->tail_block, NULL);
+	free(atomic_exchange(&q->spare, NULL));
 }
 
-static bool ring_push(struct rp_queue *q, rp_fn *fn, void *arg)
+static void backoff(unsigned *spins)
 {
-	size_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
-
-	for (;;) {
-		intptr_t dif = (intptr_t)cell_seq(q, pos, memory_order_acquire) - (intptr_t)pos;
-
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + 1,
-								  memory_order_relaxed,
-								  memory_order_relaxed)) {
-				struct rp_cell *c = &q->cells[pos & q->mask];
-
-				c->fn = fn;
-				c->arg = arg;
-				cell_set_seq(q, pos, pos + 1);
-				return true;
-			}
-		} else if (dif < 0) {
-			return false; /* full */
-		} else {
-			pos = atomic_load_explicit(&q->head, memory_order_relaxed);
-		}
-	}
-}
-
-static bool ring_pop(struct rp_queue *q, rp_fn **fn, void **arg)
-{
-	size_t pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
-
-	for (;;) {
-		intptr_t dif = (intptr_t)cell_seq(q, pos, memory_order_acquire) - (intptr_t)(pos + 1);
-
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&q->tail, &pos, pos + 1,
-								  memory_order_relaxed,
-								  memory_order_relaxed)) {
-				struct rp_cell *c = &q->cells[pos & q->mask];
-
-				*fn = c->fn;
-				*arg = c->arg;
-				cell_set_seq(q, pos, pos + q->mask + 1);
-				return true;
-			}
-		} else if (dif < 0) {
-			return false; /* empty, or a producer is mid-write */
-		} else {
-			pos = atomic_load_explicit(&q->tail, memory_order_relaxed);
-		}
-	}
+	if (++*spins < 64)
+		rp__cpu_relax();
+	else
+		sched_yield(); /* the thread we wait for may be preempted */
 }
 
 /*
- * Queue one entry.  Context: any thread; lock-free unless the ring is full.
- * Return: 0, or -ENOMEM (the ring is full and no overflow node could be
+ * Queue one entry.  Context: any thread; lock-free.
+ * Return: 0, or -ENOMEM (a new block was needed and could not be
  * allocated); nothing is queued on error.
  */
 int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg)
 {
-	struct rp_ovf *o;
+	struct rp_qblock *spare = NULL;
+	unsigned spins = 0;
 
-	if (rp_likely(!atomic_load_explicit(&q->ovf_len, memory_order_relaxed)) &&
-	    ring_push(q, fn, arg))
+	for (;;) {
+		size_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+		struct rp_qblock *b = atomic_load_explicit(&q->tail_block, memory_order_acquire);
+		size_t off = tail % LAP;
+
+		if (off == RP_QBLOCK_SLOTS) {
+			/* Another producer is linking the next block. */
+			backoff(&spins);
+			continue;
+		}
+		/* About to take the last slot: have the next block ready, so
+		 * that nothing can fail once the slot is ours. */
+		if (off + 1 == RP_QBLOCK_SLOTS && !spare && !(spare = block_new(q)))
+			return -ENOMEM;
+		/* seq_cst: the Dekker pairs in worker.c see the entry through
+		 * the counters (rp__queue_len()). */
+		if (!atomic_compare_exchange_weak(&q->tail, &tail, tail + 1)) {
+			spins = 0;
+			continue;
+		}
+		if (off + 1 == RP_QBLOCK_SLOTS) {
+			/* Block before counter: pairs with the acquire loads
+			 * above, so a producer that sees the new counter sees
+			 * the new block. */
+			atomic_store_explicit(&q->tail_block, spare, memory_order_release);
+			atomic_store_explicit(&q->tail, tail + 2, memory_order_release);
+			/* Pairs with the acquire in pop()'s wait for next. */
+			atomic_store_explicit(&b->next, spare, memory_order_release);
+			spare = NULL;
+		}
+		b->slot[off].fn = fn;
+		b->slot[off].arg = arg;
+		/* Pairs with the acquire in pop(): the entry before the bit. */
+		atomic_fetch_or_explicit(&b->slot[off].state, WRITTEN, memory_order_release);
+		if (spare)	/* ready for a last slot another producer took */
+			block_free(q, spare);
 		return 0;
-	o = malloc(sizeof(*o));
-	if (!o)
-		return -ENOMEM;
-	o->next = NULL;
-	o->fn = fn;
-	o->arg = arg;
-	pthread_mutex_lock(&q->ovf_lock);
-	if (q->ovf_tail)
-		q->ovf_tail->next = o;
-	else
-		q->ovf_head = o;
-	q->ovf_tail = o;
-	atomic_fetch_add(&q->ovf_len, 1);
-	pthread_mutex_unlock(&q->ovf_lock);
-	return 0;
+	}
 }
 
-/* Take the oldest entry.  Context: any thread; lock-free unless the ring is
- * empty and the overflow list is not.  Return: false if none was found. */
+/* Free @b once every slot from @start on was read: a slot not yet read is
+ * marked DESTROY, and its consumer carries on from there. */
+static void block_destroy(struct rp_queue *q, struct rp_qblock *b, unsigned start)
+{
+	/* The last slot's consumer started the walk: it need not look at it. */
+	for (unsigned i = start; i < RP_QBLOCK_SLOTS - 1; i++) {
+		_Atomic unsigned *st = &b->slot[i].state;
+
+		if (!(atomic_load_explicit(st, memory_order_acquire) & READ) &&
+		    !(atomic_fetch_or_explicit(st, DESTROY, memory_order_acq_rel) & READ))
+			return;
+	}
+	block_free(q, b);
+}
+
+/* Take the oldest entry.  Context: any thread; lock-free.  Return: false if
+ * the queue was empty. */
 bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 {
-	struct rp_ovf *o;
+	unsigned spins = 0;
 
-	if (ring_pop(q, fn, arg))
+	for (;;) {
+		size_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+		struct rp_qblock *b = atomic_load_explicit(&q->head_block, memory_order_acquire);
+		size_t off = head % LAP;
+
+		if (off == RP_QBLOCK_SLOTS) {
+			/* Another consumer is moving to the next block. */
+			backoff(&spins);
+			continue;
+		}
+		if (head == atomic_load(&q->tail))
+			return false;
+		if (!atomic_compare_exchange_weak(&q->head, &head, head + 1)) {
+			spins = 0;
+			continue;
+		}
+		if (off + 1 == RP_QBLOCK_SLOTS) {
+			struct rp_qblock *next;
+
+			/* Its producer links it right after taking the slot. */
+			while (!(next = atomic_load_explicit(&b->next, memory_order_acquire)))
+				backoff(&spins);
+			atomic_store_explicit(&q->head_block, next, memory_order_release);
+			atomic_store_explicit(&q->head, head + 2, memory_order_release);
+		}
+		struct rp_qslot *s = &b->slot[off];
+		/* Its producer took it before us and writes it now. */
+		while (!(atomic_load_explicit(&s->state, memory_order_acquire) & WRITTEN))
+			backoff(&spins);
+		*fn = s->fn;
+		*arg = s->arg;
+		if (off + 1 == RP_QBLOCK_SLOTS)
+			block_destroy(q, b, 0);
+		else if (atomic_fetch_or_explicit(&s->state, READ, memory_order_acq_rel) & DESTROY)
+			block_destroy(q, b, (unsigned)off + 1);
 		return true;
-	if (rp_likely(!atomic_load_explicit(&q->ovf_len, memory_order_relaxed)))
-		return false;
-	pthread_mutex_lock(&q->ovf_lock);
-	o = q->ovf_head;
-	if (o) {
-		q->ovf_head = o->next;
-		if (!q->ovf_head)
-			q->ovf_tail = NULL;
-		atomic_fetch_sub(&q->ovf_len, 1);
 	}
-	pthread_mutex_unlock(&q->ovf_lock);
-	if (!o)
-		return false;
-	*fn = o->fn;
-	*arg = o->arg;
-	free(o);
-	return true;
 }
 
 /* Entries queued, including ones a producer is still writing.  Context: any
  * thread; wait-free; exact only when the queue is quiet. */
 size_t rp__queue_len(struct rp_queue *q)
 {
-	size_t tail = atomic_load(&q->tail);
-	size_t head = atomic_load(&q->head);
+	/* head first: it never passes tail, so the difference is >= 0. */
+	size_t head = position(atomic_load(&q->head));
+	size_t tail = position(atomic_load(&q->tail));
 
-	return (head > tail ? head - tail : 0) + atomic_load(&q->ovf_len);
+	return tail - head;
 }

@@ -3,7 +3,14 @@
  * The regulator: a thread per pool that watches running workers for
  * unhinted blocking, only while it matters (work is queued and no slot is
  * free).  It sleeps on a futex otherwise, so an idle pool makes no wake-ups.
- * While it watches, it samples every RP_SAMPLE_PERIOD_US.
+ * While it watches, it samples every RP_SAMPLE_PERIOD_US, or every
+ * RP_SCAN_PERIOD_US for a while after it found a worker blocked (perf
+ * monitors only: a /proc sample costs microseconds per worker).
+ *
+ * Workers themselves do most of the watching: between two tasks, while work
+ * waits and every slot is held, one of them checks the others' switch
+ * records (rp__regulator_scan_from_worker()).  The regulator covers the rest:
+ * every running worker blocked at once, and workers sampled through /proc.
  *
  * A worker seen blocked (monitor.c) loses its slot (RUN -> DETECTED), which
  * releases a replacement at once; when it is seen on a CPU again, or when
@@ -13,19 +20,65 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* Quiet rounds before the regulator sleeps after it sampled: bursts of
  * saturation a few periods apart then cost no futex traffic. */
 #define RP_QUIET_ROUNDS 4
+/* Rounds at RP_SCAN_PERIOD_US after the regulator's last detection. */
+#define RP_FAST_ROUNDS 20
+
+/* The regulator's slow period; tests lengthen it to show that workers
+ * detect blocks without it. */
+_Atomic unsigned rp__sample_period_us = RP_SAMPLE_PERIOD_US;
 
 static bool needed(rp_pool *pool)
 {
 	return atomic_load(&pool->running) >= pool->concurrency && !rp__queues_empty(pool);
 }
 
-static void sample_all(rp_pool *pool)
+/* Move @w (RUN) to DETECTED if it is seen off CPU.  Return: true if so; the
+ * caller releases its slot after unlocking.  Context: pool->lock held. */
+static bool detect_locked(rp_pool *pool, struct rp_worker *w, bool perf_only)
+{
+	int st = RP_W_RUN;
+
+	if (!rp__monitor_blocked(pool, w, perf_only))
+		return false;
+	/* The CAS loses to the worker itself leaving RUN (callback done). */
+	if (!atomic_compare_exchange_strong(&w->state, &st, RP_W_DETECTED))
+		return false;
+	atomic_fetch_add(&pool->nblocked, 1);
+	atomic_fetch_add_explicit(&pool->blocks_detected, 1, memory_order_relaxed);
+	return true;
+}
+
+/* Move @w (DETECTED) back to RUN if it is seen on a CPU: it holds a slot
+ * again, past C if need be.  Context: pool->lock held. */
+static void undetect_locked(rp_pool *pool, struct rp_worker *w)
+{
+	int st = RP_W_DETECTED;
+
+	if (rp__monitor_oncpu(pool, w) &&
+	    atomic_compare_exchange_strong(&w->state, &st, RP_W_RUN)) {
+		atomic_fetch_add(&pool->running, 1);
+		atomic_fetch_sub(&pool->nblocked, 1);
+	}
+}
+
+/* Release the slots of @n workers just seen blocked: to queued work, or to
+ * admission waiters. */
+static void release_detected(rp_pool *pool, unsigned n)
+{
+	while (n--)
+		rp__slot_release(pool);
+}
+
+/* The regulator's round: every worker, by perf or /proc.  Return: how many
+ * were newly seen blocked. */
+static unsigned sample_all(rp_pool *pool)
 {
 	unsigned detected = 0;
 
@@ -34,57 +87,129 @@ static void sample_all(rp_pool *pool)
 		struct rp_worker *w = pool->workers[i];
 		int st = atomic_load(&w->state);
 
-		if (st == RP_W_RUN && rp__monitor_blocked(pool, w)) {
-			if (atomic_compare_exchange_strong(&w->state, &st, RP_W_DETECTED)) {
-				atomic_fetch_add(&pool->nblocked, 1);
-				atomic_fetch_add_explicit(&pool->blocks_detected, 1,
-							  memory_order_relaxed);
-				rp__monitor_steal(pool, w);
-				detected++;
-			}
-		} else if (st == RP_W_DETECTED && rp__monitor_oncpu(pool, w)) {
-			if (atomic_compare_exchange_strong(&w->state, &st, RP_W_RUN)) {
-				atomic_fetch_add(&pool->running, 1);
-				atomic_fetch_sub(&pool->nblocked, 1);
-			}
+		if (st == RP_W_RUN && detect_locked(pool, w, false)) {
+			rp__monitor_steal(pool, w);
+			detected++;
+		} else if (st == RP_W_DETECTED) {
+			undetect_locked(pool, w);
 		}
 	}
 	pthread_mutex_unlock(&pool->lock);
 	atomic_fetch_add_explicit(&pool->reg.rounds, 1, memory_order_relaxed);
-	/* Each detected worker's slot goes to queued work (or an admission
-	 * waiter) now. */
-	while (detected--)
-		rp__slot_release(pool);
+	release_detected(pool, detected);
+	return detected;
+}
+
+/* Claim the next scan: true if it is due and this caller won it. */
+static bool claim_scan(rp_pool *pool, uint64_t now)
+{
+	uint64_t next = atomic_load_explicit(&pool->reg.next_scan, memory_order_relaxed);
+
+	return now >= next &&
+	       atomic_compare_exchange_strong(&pool->reg.next_scan, &next,
+					      now + RP_SCAN_PERIOD_US * 1000u);
+}
+
+/*
+ * A worker between two tasks, while work waits and every slot is held:
+ * check the workers on the watch list (perf switch records: a memory load
+ * each) and release the slot of any that went to sleep in its callback.
+ * A block is then seen within about one task length or RP_SCAN_PERIOD_US,
+ * at no cost in wake-ups; the regulator remains for when every running
+ * worker is blocked, and for workers without a perf monitor.  At most one
+ * scan per RP_SCAN_PERIOD_US, pool-wide, and never waiting for the lock.
+ * Context: a worker holding a slot, between two tasks.
+ */
+void rp__regulator_scan_from_worker(rp_pool *pool)
+{
+	unsigned detected = 0;
+
+	if (!pool->reg.perf_ok || rp__queues_empty(pool) || !claim_scan(pool, rp__now_ns()) ||
+	    pthread_mutex_trylock(&pool->lock))
+		return;
+	for (unsigned i = 0; i < pool->reg.nwatch;) {
+		struct rp_worker *w = pool->reg.watch[i];
+		int st = atomic_load(&w->state);
+
+		if (st == RP_W_RUN && detect_locked(pool, w, true)) {
+			detected++;
+			rp__monitor_steal(pool, w);
+			/* Stolen: the list's last entry moved into slot i. */
+			if (i < pool->reg.nwatch && pool->reg.watch[i] != w)
+				continue;
+		} else if (st == RP_W_DETECTED) {
+			undetect_locked(pool, w);
+		}
+		i++;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	atomic_fetch_add_explicit(&pool->reg.worker_scans, 1, memory_order_relaxed);
+	release_detected(pool, detected);
 }
 
 static void *regulator_main(void *arg)
 {
 	rp_pool *pool = arg;
-	const struct timespec period = { 0, RP_SAMPLE_PERIOD_US * 1000 };
-	unsigned quiet = RP_QUIET_ROUNDS;
+	unsigned quiet = RP_QUIET_ROUNDS, fast = 0;
+	unsigned long long worker_scans = 0;
 	char name[16];
 
 	snprintf(name, sizeof(name), "%s-reg", pool->name);
 	pthread_setname_np(pthread_self(), name);
+	/* The default 50 us of timer slack would double the fast period. */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load(&pool->reg.stop)) {
+		uint64_t period_ns;
+
 		if (needed(pool)) {
 			quiet = 0;
-			sample_all(pool);
+			/* Workers skip their next scan: this one covers it. */
+			atomic_store_explicit(&pool->reg.next_scan,
+					      rp__now_ns() + RP_SCAN_PERIOD_US * 1000u,
+					      memory_order_relaxed);
+			unsigned long long scans = atomic_load_explicit(&pool->reg.worker_scans,
+									memory_order_relaxed);
+			bool found = sample_all(pool);
+
+			/* Fast only while no worker scans: when all of them
+			 * are blocked, or the ones left run long callbacks. */
+			if (scans != worker_scans || !pool->reg.perf_ok)
+				fast = 0;
+			else if (found)
+				fast = RP_FAST_ROUNDS;
+			else if (fast)
+				fast--;
+			worker_scans = scans;
 		} else if (++quiet >= RP_QUIET_ROUNDS) {
 			/* After a wake-up that found nothing to watch (a slot was
 			 * full only for a moment) this is the first round: sleep
 			 * again at once.  After sampling, linger a few rounds. */
 			quiet = RP_QUIET_ROUNDS - 1;
+			fast = 0;
 			/* Sleep; pairs with the poster's push-then-look in
 			 * rp__post(): either it sees active == 0 and wakes us,
 			 * or we see its work here. */
 			atomic_store(&pool->reg.active, 0);
+			/* And with rp__regulator_stop(), which sets stop, then
+			 * active: if our store came after its, we see stop. */
+			if (atomic_load(&pool->reg.stop))
+				break;
 			if (needed(pool) && !atomic_exchange(&pool->reg.active, 1))
 				continue;
 			rp__futex_wait(&pool->reg.active, 0, NULL);
 			continue;
 		}
-		nanosleep(&period, NULL);
+		/* While the regulator keeps finding blocks (every running
+		 * worker blocked in turn, as in a tree of tasks waiting for
+		 * their children, so none is left to scan), look again soon;
+		 * otherwise once a period. */
+		period_ns = fast ? RP_SCAN_PERIOD_US * 1000ull
+				 : atomic_load_explicit(&rp__sample_period_us, memory_order_relaxed) * 1000ull;
+		/* On the futex word rather than in nanosleep(), so that
+		 * destroy (which sets it to 2) need not wait out a period. */
+		uint64_t until = rp__now_ns() + period_ns;
+		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
+		rp__futex_wait(&pool->reg.active, 1, &ts);
 	}
 	return NULL;
 }
@@ -128,7 +253,7 @@ void rp__regulator_stop(rp_pool *pool)
 	if (!atomic_load(&reg->started))
 		return;
 	atomic_store(&reg->stop, true);
-	atomic_store(&reg->active, 1);
+	atomic_store(&reg->active, 2);	/* ends both of its waits */
 	rp__futex_wake(&reg->active, 1);
 	pthread_join(reg->thread, NULL);
 }

@@ -592,9 +592,13 @@ static void run_until_empty(struct rp_worker *w)
 		run_task(w, fn, arg);
 		/* Over C after an unhinted block ended, or a worker leaving a
 		 * hinted block wants the slot: yield it. */
-		if (atomic_load_explicit(&pool->running, memory_order_relaxed) > pool->concurrency ||
+		unsigned running = atomic_load_explicit(&pool->running, memory_order_relaxed);
+		if (running > pool->concurrency ||
 		    atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
 			return;
+		/* Every slot held: is one of them held by a sleeper? */
+		if (running == pool->concurrency)
+			rp__regulator_scan_from_worker(pool);
 	}
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The run queue: FIFO order, the overflow list, and MPMC without loss. */
+/* The run queue: FIFO order across blocks, and MPMC without loss. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -18,7 +18,7 @@ START_TEST(test_queue_fifo)
 	rp_fn *fn;
 	void *arg;
 
-	ck_assert_int_eq(rp__queue_init(&q, 8), 0);
+	ck_assert_int_eq(rp__queue_init(&q), 0);
 	ck_assert(!rp__queue_pop(&q, &fn, &arg));
 	for (uintptr_t i = 1; i <= 6; i++)
 		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
@@ -34,32 +34,44 @@ START_TEST(test_queue_fifo)
 }
 END_TEST
 
-/* A full ring spills to the overflow list; order holds across both, and
- * the ring is used again once the list drains. */
-START_TEST(test_queue_overflow)
+/* Entries far beyond one block: order holds across blocks, the queue
+ * empties and fills again, and every block is freed (ASan and valgrind
+ * builds see a leak otherwise). */
+START_TEST(test_queue_blocks)
 {
+	const uintptr_t n = 10 * RP_QBLOCK_SLOTS + 7;
 	struct rp_queue q;
 	rp_fn *fn;
 	void *arg;
 	uintptr_t next = 1;
 
-	ck_assert_int_eq(rp__queue_init(&q, 4), 0);
-	for (uintptr_t i = 1; i <= 100; i++)
+	ck_assert_int_eq(rp__queue_init(&q), 0);
+	for (uintptr_t i = 1; i <= n; i++)
 		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	ck_assert_uint_eq(rp__queue_len(&q), 100);
-	ck_assert_uint_eq(atomic_load(&q.ovf_len), 96);
-	for (int k = 0; k < 50; k++) {
+	ck_assert_uint_eq(rp__queue_len(&q), n);
+	for (uintptr_t k = 0; k < n / 2; k++) {
 		ck_assert(rp__queue_pop(&q, &fn, &arg));
 		ck_assert_uint_eq((uintptr_t)arg, next++);
 	}
-	for (uintptr_t i = 101; i <= 110; i++)
+	ck_assert_uint_eq(rp__queue_len(&q), n - n / 2);
+	for (uintptr_t i = n + 1; i <= 2 * n; i++)
 		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	while (rp__queue_pop(&q, &fn, &arg))
+	while (rp__queue_pop(&q, &fn, &arg)) {
+		ck_assert_ptr_eq(fn, fn_a);
 		ck_assert_uint_eq((uintptr_t)arg, next++);
-	ck_assert_uint_eq(next, 111);
-	ck_assert_uint_eq(atomic_load(&q.ovf_len), 0);
+	}
+	ck_assert_uint_eq(next, 2 * n + 1);
+	ck_assert_uint_eq(rp__queue_len(&q), 0);
+	/* Exactly at a block's end, then past it. */
+	for (uintptr_t i = 1; i <= RP_QBLOCK_SLOTS; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__queue_len(&q), RP_QBLOCK_SLOTS);
+	for (uintptr_t i = 1; i <= RP_QBLOCK_SLOTS; i++) {
+		ck_assert(rp__queue_pop(&q, &fn, &arg));
+		ck_assert_uint_eq((uintptr_t)arg, i);
+	}
+	ck_assert(!rp__queue_pop(&q, &fn, &arg));
 	ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)1), 0);
-	ck_assert_uint_eq(atomic_load(&q.ovf_len), 0); /* back in the ring */
 	rp__queue_fini(&q);
 }
 END_TEST
@@ -104,15 +116,15 @@ static void *consumer(void *p)
 	return NULL;
 }
 
-/* Many producers and consumers through a small ring (overflow included):
- * every entry comes out exactly once. */
+/* Many producers and consumers, through thousands of blocks: every entry
+ * comes out exactly once. */
 START_TEST(test_queue_mpmc)
 {
 	struct mpmc m;
 	pthread_t p[PRODUCERS], c[CONSUMERS];
 	unsigned long long want = (unsigned long long)PER_PRODUCER * (PER_PRODUCER + 1) / 2 * PRODUCERS;
 
-	ck_assert_int_eq(rp__queue_init(&m.q, 256), 0);
+	ck_assert_int_eq(rp__queue_init(&m.q), 0);
 	atomic_init(&m.producers_left, PRODUCERS);
 	atomic_init(&m.sum, 0);
 	atomic_init(&m.count, 0);
@@ -137,7 +149,7 @@ Suite *make_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_queue_fifo);
-	tcase_add_test(tc, test_queue_overflow);
+	tcase_add_test(tc, test_queue_blocks);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("concurrency");
 	tcase_set_timeout(tc, 120);

@@ -246,6 +246,82 @@ START_TEST(test_regulator_sleeps_when_idle)
 }
 END_TEST
 
+/* A chain of 200 us busy tasks, each posting the next until told to stop:
+ * a worker that reaches a task boundary often, with work always queued. */
+struct churn {
+	rp_pool *pool;
+	_Atomic int stop;
+	_Atomic unsigned long runs;
+};
+
+static void churn_task(void *arg)
+{
+	struct churn *c = arg;
+
+	t_busy_us(200);
+	atomic_fetch_add(&c->runs, 1);
+	if (!atomic_load(&c->stop))
+		ck_assert_int_eq(rp_post(c->pool, churn_task, c), 0);
+}
+
+static bool churned(void *arg)
+{
+	return atomic_load(&((struct churn *)arg)->runs) >= 20;
+}
+
+static bool detected_one(void *arg)
+{
+	struct rp_stats st;
+
+	ck_assert_int_eq(rp_pool_stats(arg, &st), 0);
+	return st.blocks_detected >= 1;
+}
+
+/*
+ * Workers watch each other: with the regulator's period stretched to a
+ * minute, a callback blocked without a hint is still seen blocked, by the
+ * worker next to it at a task boundary (perf monitors only; /proc sampling
+ * is the regulator's alone).
+ */
+START_TEST(test_regulator_workers_watch_each_other)
+{
+	struct churn a = { 0 }, b = { 0 };
+	struct blocker blk = { 0 };
+	unsigned long long rounds;
+	rp_pool *pool;
+
+	set_monitor();
+	atomic_store(&rp__sample_period_us, 60u * 1000 * 1000);
+	pool = t_pool(2, 0, 0, 0);
+	if (monitor || !pool->reg.perf_ok) {
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+		return;
+	}
+	a.pool = b.pool = pool;
+	/* Both slots busy with work queued: the regulator starts, looks
+	 * once, and sleeps for its (stretched) period. */
+	ck_assert_int_eq(rp_post(pool, churn_task, &a), 0);
+	ck_assert_int_eq(rp_post(pool, churn_task, &b), 0);
+	ck_assert(t_wait_until(churned, &a, 10000));
+	ck_assert(t_wait_until(churned, &b, 10000));
+	t_sleep_ms(50);	/* past any fast rounds */
+	rounds = atomic_load(&pool->reg.rounds);
+	ck_assert_uint_ge(rounds, 1);
+	/* One chain gives its slot to a callback that blocks unhinted. */
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &blk), 0);
+	atomic_store(&b.stop, 1);
+	ck_assert(t_wait_until(started, &blk, 10000));
+	ck_assert(t_wait_until(detected_one, pool, 10000));
+	/* Not by the regulator: it slept all along. */
+	ck_assert_uint_eq(atomic_load(&pool->reg.rounds), rounds);
+	ck_assert_uint_gt(atomic_load(&pool->reg.worker_scans), 0);
+	releaser(&blk);
+	atomic_store(&a.stop, 1);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_int_eq(atomic_load(&blk.timed_out), 0);
+}
+END_TEST
+
 /* Which monitor the workers got: perf where the kernel allows it. */
 START_TEST(test_regulator_monitor_kind)
 {
@@ -320,6 +396,7 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_sleeps_when_idle);
 	tcase_add_test(tc, test_regulator_monitor_kind);
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
+	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	suite_add_tcase(s, tc);
 	return s;
 }
