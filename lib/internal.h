@@ -68,7 +68,7 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 struct rp_qblock;
 
 struct rp_queue {
-	rp_aligned _Atomic size_t head;            /* A: next slot to take */
+	rp_aligned _Atomic size_t head;            /* A: next slot to take << 1, | HAS_NEXT */
 	_Atomic(struct rp_qblock *) head_block;    /* A: the block head is in */
 	rp_aligned _Atomic size_t tail;            /* A: next slot to fill */
 	_Atomic(struct rp_qblock *) tail_block;    /* A: the block tail is in */
@@ -80,6 +80,34 @@ void rp__queue_fini(struct rp_queue *q);
 int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
 bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg);
 size_t rp__queue_len(struct rp_queue *q);
+
+/* ------------------------------------------------------------------ deque.c */
+
+/* A worker's own run queue (Chase-Lev): the owner pushes and pops at the
+ * bottom, thieves take from the top. */
+#define RP_DEQUE_SIZE 256u      /* entries; a power of two */
+#define RP_DEQUE_EXTRA 4u       /* deques beyond C */
+
+struct rp_dslot {
+	_Atomic(rp_fn *) fn;     /* A: a thief may read it while the owner reuses it */
+	_Atomic(void *) arg;     /* A */
+};
+
+struct rp_deque {
+	rp_aligned _Atomic int64_t top;       /* A: thieves CAS it */
+	_Atomic(struct rp_worker *) owner;    /* A: NULL when free */
+	rp_aligned _Atomic int64_t bottom;    /* A: written by the owner only */
+	struct rp_dslot slot[RP_DEQUE_SIZE];  /* written by the owner only */
+};
+
+struct rp_worker;
+int rp__deques_init(rp_pool *pool);
+void rp__deques_fini(rp_pool *pool);
+void rp__deque_take(rp_pool *pool, struct rp_worker *w);
+void rp__deque_give(struct rp_worker *w);
+bool rp__deque_push(struct rp_worker *w, rp_fn *fn, void *arg);
+bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg);
+bool rp__deque_steal(struct rp_worker *w, rp_fn **fn, void **arg);
 
 /* ------------------------------------------------------------------ topology.c */
 
@@ -156,6 +184,12 @@ struct rp_worker {
 	int block_depth;               /* W: rp_blocking_begin nesting */
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
 	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
+	struct rp_deque *dq;           /* W: own run queue (deque.c), or NULL */
+	unsigned scan_every;           /* W: task boundaries between scan looks (worker.c) */
+	unsigned scan_countdown;       /* W */
+	uint64_t scan_last;            /* W: time of the last look */
+	unsigned local_runs;           /* W: starts from dq (every RP_AGING_SHARE-th
+	                                *    looks at the shared queue first) */
 	bool dropped;                  /* W: the task just run was a cancelled submission */
 
 	/* W (A for readers): io_uring inbox, or NULL: park on the futex.  Stable
@@ -218,6 +252,9 @@ struct rp_pool {
 	_Atomic unsigned nblocked;            /* HINTED + DETECTED */
 	_Atomic unsigned nworks;              /* open work objects */
 	_Atomic unsigned long long ndropped;  /* cancelled entries still in the queues */
+	rp_aligned _Atomic unsigned long nlocal; /* entries in the deques (never fewer:
+	                                       * counted before the push, after the take) */
+	_Atomic unsigned ndq_taken;           /* deques owned by a worker */
 	_Atomic unsigned long long threads_created, threads_retired;
 	_Atomic unsigned long long blocks_hinted, blocks_detected;
 	_Atomic unsigned long long completed_retired; /* completed by retired workers */
@@ -234,6 +271,10 @@ struct rp_pool {
 	bool stopping;                        /* workers must exit */
 	unsigned nactive;                     /* workers not parked idle: destroy waits for 0 */
 	unsigned nretiring;                   /* decided to retire, not yet gone */
+
+	/* I: worker deques, ndeques of them (deque.c). */
+	struct rp_deque *deques;
+	unsigned ndeques;
 
 	/* Backend state (rings, sender), see backend_uring.c. */
 	struct rp_backend_pool bk;
@@ -281,7 +322,7 @@ const char *rp__monitor_kind(const struct rp_worker *w);
 /* regulator.c */
 void rp__regulator_kick(rp_pool *pool);
 void rp__regulator_stop(rp_pool *pool);
-void rp__regulator_scan_from_worker(rp_pool *pool);
+void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now);
 extern _Atomic unsigned rp__sample_period_us; /* tests: see regulator.c */
 
 /* Small helpers. */

@@ -87,6 +87,7 @@ static void pool_free(rp_pool *pool)
 	pthread_cond_destroy(&pool->quiesce);
 	pthread_mutex_destroy(&pool->lock);
 	rp__monitor_pool_fini(pool);
+	rp__deques_fini(pool);
 	free(pool->workers);
 	free(pool);
 }
@@ -139,6 +140,9 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 		if (ret)
 			goto fail;
 	}
+	ret = rp__deques_init(pool);
+	if (ret)
+		goto fail;
 
 	pool->ops = pick_backend();
 	ret = pool->ops->pool_init(pool);

@@ -5,18 +5,31 @@
 /*
  * Queue @fn(@arg), or hand it to an idle worker in its wake-up.  A saturated
  * pool (no free slot, or a spinning worker) takes only the lock-free push
- * and a few loads: no system call, no lock.
+ * and a few loads: no system call, no lock.  A post from a callback of the
+ * pool at normal priority goes to the worker's own deque.
  * Context: any thread.  Return: 0 or -ENOMEM; nothing queued on error.
  */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 {
+	struct rp_worker *self = rp__self;
 	int ret;
 
 	if (rp__handoff(pool, fn, arg))
 		return 0;
+	/* From a callback of this pool, holding a slot: onto the worker's
+	 * own deque (deque.c), counted first so that nlocal never
+	 * undercounts. */
+	if (prio == RP_PRIORITY_NORMAL && self && self->pool == pool && self->dq &&
+	    atomic_load_explicit(&self->state, memory_order_relaxed) == RP_W_RUN) {
+		atomic_fetch_add(&pool->nlocal, 1);
+		if (rp__deque_push(self, fn, arg))
+			goto look;
+		atomic_fetch_sub(&pool->nlocal, 1);
+	}
 	ret = rp__queue_push(&pool->q[prio], fn, arg);
 	if (ret)
 		return ret;
+look:
 	/* Pairs (a) and (b) in worker.c: the push is visible before we look
 	 * at running, nspinning and nidle, or a parking worker sees it. */
 	atomic_thread_fence(memory_order_seq_cst);

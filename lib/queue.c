@@ -3,7 +3,8 @@
  * Per-priority run queues: an unbounded lock-free MPMC FIFO of (fn, arg)
  * entries kept in a linked list of blocks of RP_QBLOCK_SLOTS slots.
  *
- * head and tail are slot counters that also name the block: a counter
+ * head and tail are slot counters that also name the block (head's shifted
+ * left by one, for the HAS_NEXT flag): a counter
  * advances by one per slot and has RP_QBLOCK_SLOTS + 1 values per block,
  * the extra one (offset RP_QBLOCK_SLOTS) meaning "the next block is being
  * linked in: wait".  A producer takes a slot with one CAS on tail, writes
@@ -27,6 +28,9 @@
 #include <string.h>
 
 #define LAP (RP_QBLOCK_SLOTS + 1)	/* counter values per block */
+/* Bit 0 of head (whose counter is shifted left by one): tail is known to be
+ * in a later block, so a consumer need not look at it. */
+#define HAS_NEXT ((size_t)1)
 
 enum { WRITTEN = 1, READ = 2, DESTROY = 4 };
 
@@ -181,18 +185,27 @@ bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 	unsigned spins = 0;
 
 	for (;;) {
-		size_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+		size_t raw = atomic_load_explicit(&q->head, memory_order_acquire);
 		struct rp_qblock *b = atomic_load_explicit(&q->head_block, memory_order_acquire);
-		size_t off = head % LAP;
+		size_t head = raw >> 1, off = head % LAP, next_raw = raw + 2;
 
 		if (off == RP_QBLOCK_SLOTS) {
 			/* Another consumer is moving to the next block. */
 			backoff(&spins);
 			continue;
 		}
-		if (head == atomic_load(&q->tail))
-			return false;
-		if (!atomic_compare_exchange_weak(&q->head, &head, head + 1)) {
+		/* Look at tail only while it may be in head's block: its line
+		 * is the producers', and reading it at every pop makes it
+		 * bounce between them and the consumers. */
+		if (!(raw & HAS_NEXT)) {
+			size_t tail = atomic_load(&q->tail);
+
+			if (head == tail)
+				return false;
+			if (head / LAP != tail / LAP)
+				next_raw |= HAS_NEXT;
+		}
+		if (!atomic_compare_exchange_weak(&q->head, &raw, next_raw)) {
 			spins = 0;
 			continue;
 		}
@@ -202,8 +215,13 @@ bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 			/* Its producer links it right after taking the slot. */
 			while (!(next = atomic_load_explicit(&b->next, memory_order_acquire)))
 				backoff(&spins);
+			/* Past the "wait" value, to the next block's first slot;
+			 * tail is beyond that block if it has a successor. */
+			next_raw = (head + 2) << 1;
+			if (atomic_load_explicit(&next->next, memory_order_relaxed))
+				next_raw |= HAS_NEXT;
 			atomic_store_explicit(&q->head_block, next, memory_order_release);
-			atomic_store_explicit(&q->head, head + 2, memory_order_release);
+			atomic_store_explicit(&q->head, next_raw, memory_order_release);
 		}
 		struct rp_qslot *s = &b->slot[off];
 		/* Its producer took it before us and writes it now. */
@@ -224,7 +242,7 @@ bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 size_t rp__queue_len(struct rp_queue *q)
 {
 	/* head first: it never passes tail, so the difference is >= 0. */
-	size_t head = position(atomic_load(&q->head));
+	size_t head = position(atomic_load(&q->head) >> 1);
 	size_t tail = position(atomic_load(&q->tail));
 
 	return tail - head;

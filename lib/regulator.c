@@ -118,13 +118,15 @@ static bool claim_scan(rp_pool *pool, uint64_t now)
  * at no cost in wake-ups; the regulator remains for when every running
  * worker is blocked, and for workers without a perf monitor.  At most one
  * scan per RP_SCAN_PERIOD_US, pool-wide, and never waiting for the lock.
- * Context: a worker holding a slot, between two tasks.
+ * Context: a worker holding a slot, between two tasks; @now is the time.
  */
-void rp__regulator_scan_from_worker(rp_pool *pool)
+void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 {
 	unsigned detected = 0;
 
-	if (!pool->reg.perf_ok || rp__queues_empty(pool) || !claim_scan(pool, rp__now_ns()) ||
+	/* The clock first: the queues' counters are lines that posters and
+	 * other workers write, too costly to read at every task boundary. */
+	if (!pool->reg.perf_ok || !claim_scan(pool, now) || rp__queues_empty(pool) ||
 	    pthread_mutex_trylock(&pool->lock))
 		return;
 	for (unsigned i = 0; i < pool->reg.nwatch;) {

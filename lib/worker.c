@@ -91,6 +91,8 @@ void rp__futex_kick(struct rp_worker *w)
 
 bool rp__queues_empty(rp_pool *pool)
 {
+	if (atomic_load(&pool->nlocal))
+		return false;
 	for (int p = 0; p < RP_NPRIO; p++)
 		if (rp__queue_len(&pool->q[p]))
 			return false;
@@ -99,19 +101,42 @@ bool rp__queues_empty(rp_pool *pool)
 
 unsigned long long rp__queued(rp_pool *pool)
 {
-	unsigned long long n = atomic_load_explicit(&pool->nhand, memory_order_relaxed);
+	unsigned long long n = atomic_load_explicit(&pool->nhand, memory_order_relaxed) +
+			       atomic_load_explicit(&pool->nlocal, memory_order_relaxed);
 
 	for (int p = 0; p < RP_NPRIO; p++)
 		n += rp__queue_len(&pool->q[p]);
 	return n;
 }
 
+static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg);
+
 /*
  * Take the next task: highest priority first, except that one start in
  * RP_AGING_SHARE that passed over a waiting lower-priority task goes to the
  * lowest non-empty queue instead, so LOW work is never starved for ever.
+ * Normal work comes from the worker's own deque first (newest first), but
+ * one start in RP_AGING_SHARE looks at the shared queue before it, so a
+ * callback that keeps posting to itself cannot starve the shared queue;
+ * then from the shared queues; then stolen from the other deques.
  */
 static bool pop_task(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+
+	if (w->dq && w->skips < RP_AGING_SHARE - 1 && !rp__queue_len(&pool->q[RP_PRIORITY_HIGH]) &&
+	    ++w->local_runs % RP_AGING_SHARE && rp__deque_pop(w, fn, arg)) {
+		if (rp__queue_len(&pool->q[RP_PRIORITY_LOW]))
+			w->skips++;
+		return true;
+	}
+	if (pop_shared(w, fn, arg) || rp__deque_pop(w, fn, arg))
+		return true;
+	return rp__deque_steal(w, fn, arg);
+}
+
+/* pop_task() from the shared queues alone. */
+static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 {
 	rp_pool *pool = w->pool;
 
@@ -315,6 +340,7 @@ static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
 	w->hand_arg = arg;
 	w->born_idle = !slot;
 	w->spin_ns = RP_SPIN_MAX_NS;
+	w->scan_every = w->scan_countdown = 1;
 	/* Born with a slot and no task: it will look at the queues, so posts
 	 * meanwhile need not wake anyone (see struct rp_pool.nspinning). */
 	w->spinning = slot && !fn;
@@ -488,6 +514,9 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 	int st;
 
 	atomic_fetch_add_explicit(&w->task_seq, 1, memory_order_relaxed);
+	if (rp_unlikely(!w->dq) &&
+	    atomic_load_explicit(&pool->ndq_taken, memory_order_relaxed) < pool->ndeques)
+		rp__deque_take(pool, w);
 	if (rp_unlikely(!atomic_load_explicit(&w->mon.attached, memory_order_relaxed)) &&
 	    atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) <
 		    atomic_load_explicit(&pool->reg.monitor_cap, memory_order_relaxed))
@@ -569,6 +598,27 @@ static bool spin_for_work(struct rp_worker *w, rp_fn **fn, void **arg)
 }
 
 /*
+ * Time for rp__regulator_scan_from_worker()?  Reading the clock at every
+ * boundary would cost tiny tasks a third of their throughput, so a worker
+ * looks every scan_every boundaries, adapted to keep its looks about one
+ * scan period apart: every boundary for tasks of 50 us, every 64th for
+ * empty ones.
+ */
+static void scan_tick(struct rp_worker *w)
+{
+	const uint64_t period = RP_SCAN_PERIOD_US * 1000u;
+	uint64_t now = rp__now_ns(), gap = now - w->scan_last;
+
+	if (gap < period / 2 && w->scan_every < 64)
+		w->scan_every *= 2;
+	else if (gap > period && w->scan_every > 1)
+		w->scan_every /= 2;
+	w->scan_last = now;
+	w->scan_countdown = w->scan_every;
+	rp__regulator_scan_from_worker(w->pool, now);
+}
+
+/*
  * Run tasks while there are any and this worker may: the IOCP rule at every
  * task boundary.  Context: @w holds a slot; returns holding it.
  */
@@ -597,8 +647,8 @@ static void run_until_empty(struct rp_worker *w)
 		    atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
 			return;
 		/* Every slot held: is one of them held by a sleeper? */
-		if (running == pool->concurrency)
-			rp__regulator_scan_from_worker(pool);
+		if (running == pool->concurrency && --w->scan_countdown == 0)
+			scan_tick(w);
 	}
 }
 
@@ -612,6 +662,8 @@ static bool go_idle(struct rp_worker *w, bool holding)
 	uint64_t deadline;
 	uint32_t why;
 
+	/* An idle worker needs no deque: the hot ones get them. */
+	rp__deque_give(w);
 	/* Take a ring (if the budget allows) before joining the stack, so
 	 * w->ring does not change while a waker may look at it. */
 	pool->ops->worker_prepare(pool, w);

@@ -22,7 +22,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Generous: the machines are 2-core and noisy. */
@@ -323,6 +326,192 @@ START_TEST(test_rp_post_from_callback)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ deques */
+
+/* The order callbacks started in, by a letter each. */
+static struct {
+	rp_pool *pool;
+	_Atomic unsigned n;
+	char seen[8];
+} order;
+
+static void order_mark(char c)
+{
+	unsigned i = atomic_fetch_add(&order.n, 1);
+
+	if (i < sizeof(order.seen))
+		order.seen[i] = c;
+}
+
+static void order_leaf(void *arg)
+{
+	order_mark((char)(uintptr_t)arg);
+}
+
+/* Posts B then C from its callback, at normal priority, or (with 'h') B
+ * at normal and H at high priority. */
+static void order_root(void *arg)
+{
+	order_mark('A');
+	ck_assert_int_eq(rp_post(order.pool, order_leaf, (void *)(uintptr_t)'B'), 0);
+	if ((uintptr_t)arg == 'h')
+		ck_assert_int_eq(rp_post_prio(order.pool, RP_PRIORITY_HIGH, order_leaf,
+					      (void *)(uintptr_t)'H'), 0);
+	else
+		ck_assert_int_eq(rp_post(order.pool, order_leaf, (void *)(uintptr_t)'C'), 0);
+}
+
+static bool order_done(void *arg)
+{
+	return atomic_load(&order.n) >= (uintptr_t)arg;
+}
+
+static void order_run(char variant, const char *want)
+{
+	memset(&order, 0, sizeof(order));
+	order.pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(order.pool, order_root, (void *)(uintptr_t)variant), 0);
+	ck_assert(t_wait_until(order_done, (void *)(uintptr_t)3, T_LONG_MS));
+	ck_assert_int_eq(rp_pool_destroy(order.pool), 0);
+	ck_assert_uint_eq(order.n, 3);
+	ck_assert_msg(!memcmp(order.seen, want, 3), "ran %.3s, want %s", order.seen, want);
+}
+
+/* Tasks posted from a callback go to its worker's own deque and run newest
+ * first (the breadth of a fan-out stays in the cache that made it). */
+START_TEST(test_rp_post_from_callback_newest_first)
+{
+	order_run('c', "ACB");
+}
+END_TEST
+
+/* ... but high-priority work still starts before them. */
+START_TEST(test_rp_post_from_callback_high_first)
+{
+	order_run('h', "AHB");
+}
+END_TEST
+
+/* A callback that keeps posting itself onto its deque does not starve a
+ * task waiting in the shared queue: one start in 64 looks there first. */
+#define CHAIN_CAP 20000u
+
+static struct {
+	rp_pool *pool;
+	_Atomic unsigned steps;
+	_Atomic long outside_at;	/* steps when the outside task ran, or -1 */
+	_Atomic int started;
+} chain;
+
+static void chain_fn(void *arg)
+{
+	(void)arg;
+	atomic_store(&chain.started, 1);
+	if (atomic_fetch_add(&chain.steps, 1) < CHAIN_CAP && atomic_load(&chain.outside_at) < 0)
+		ck_assert_int_eq(rp_post(chain.pool, chain_fn, NULL), 0);
+}
+
+static void chain_outside(void *arg)
+{
+	(void)arg;
+	atomic_store(&chain.outside_at, (long)atomic_load(&chain.steps));
+}
+
+static bool chain_started(void *arg)
+{
+	(void)arg;
+	return atomic_load(&chain.started) && atomic_load(&chain.steps) > 10;
+}
+
+static bool chain_over(void *arg)
+{
+	(void)arg;
+	return atomic_load(&chain.outside_at) >= 0 || atomic_load(&chain.steps) > CHAIN_CAP;
+}
+
+START_TEST(test_rp_post_from_callback_no_starvation)
+{
+	long at, start;
+
+	memset(&chain, 0, sizeof(chain));
+	atomic_store(&chain.outside_at, -1);
+	chain.pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(chain.pool, chain_fn, NULL), 0);
+	ck_assert(t_wait_until(chain_started, NULL, T_LONG_MS));
+	start = (long)atomic_load(&chain.steps);
+	ck_assert_int_eq(rp_post(chain.pool, chain_outside, NULL), 0);
+	ck_assert(t_wait_until(chain_over, NULL, T_LONG_MS));
+	ck_assert_int_eq(rp_pool_destroy(chain.pool), 0);
+	at = atomic_load(&chain.outside_at);
+	ck_assert_msg(at >= 0, "the outside task waited for all %u chain steps", CHAIN_CAP);
+	ck_assert_msg(at - start <= 4 * 64, "the outside task waited %ld chain steps", at - start);
+}
+END_TEST
+
+/* A parent posts two children onto its deque and then waits for them,
+ * hinted or not: another worker must steal them (no deadlock). */
+static struct {
+	rp_pool *pool;
+	_Atomic uint32_t left;
+	_Atomic int timed_out;
+	bool hinted;
+} fork2;
+
+static void fork2_child(void *arg)
+{
+	(void)arg;
+	if (atomic_fetch_sub(&fork2.left, 1) == 1)
+		syscall(SYS_futex, &fork2.left, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void fork2_parent(void *arg)
+{
+	struct timespec ts = { 20, 0 };
+	uint32_t v;
+
+	(void)arg;
+	atomic_store(&fork2.left, 2);
+	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
+	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
+	if (fork2.hinted)
+		rp_blocking_begin();
+	while ((v = atomic_load(&fork2.left)) != 0) {
+		if (syscall(SYS_futex, &fork2.left, FUTEX_WAIT_PRIVATE, v, &ts, NULL, 0) == -1 &&
+		    errno == ETIMEDOUT) {
+			atomic_store(&fork2.timed_out, 1);
+			break;
+		}
+	}
+	if (fork2.hinted)
+		rp_blocking_end();
+}
+
+static void fork2_run(bool hinted)
+{
+	memset(&fork2, 0, sizeof(fork2));
+	fork2.hinted = hinted;
+	/* The parent holds the only slot, so its children cannot be handed
+	 * to another worker: they stay on its deque until its block frees
+	 * the slot and the worker released then steals them. */
+	fork2.pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(fork2.pool, fork2_parent, NULL), 0);
+	ck_assert_int_eq(rp_pool_destroy(fork2.pool), 0);
+	ck_assert_int_eq(atomic_load(&fork2.timed_out), 0);
+	ck_assert_uint_eq(atomic_load(&fork2.left), 0);
+}
+
+START_TEST(test_rp_post_from_callback_stolen_hinted)
+{
+	fork2_run(true);
+}
+END_TEST
+
+START_TEST(test_rp_post_from_callback_stolen_unhinted)
+{
+	fork2_run(false);
+}
+END_TEST
+
 /* rp_pool_stats: queued counts accepted tasks not yet started, of every
  * priority; completed counts the callbacks that returned. */
 START_TEST(test_rp_pool_stats_queued_completed)
@@ -580,8 +769,8 @@ START_TEST(test_rp_post_prio_normal_not_starved)
 }
 END_TEST
 
-/* More NORMAL tasks than the lock-free ring holds (16384) while the only
- * slot is held: the overflow path loses nothing and keeps FIFO order, also
+/* NORMAL tasks from outside across hundreds of queue blocks (255 each)
+ * while the only slot is held: nothing is lost and FIFO order holds, also
  * when more are posted while the queue drains. */
 #define FIFO_HELD 40000u
 #define FIFO_MORE 30000u
@@ -804,6 +993,11 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_post_prio_order);
 	tcase_add_test(tc, test_rp_post_is_normal_priority);
 	tcase_add_test(tc, test_rp_post_from_callback);
+	tcase_add_test(tc, test_rp_post_from_callback_newest_first);
+	tcase_add_test(tc, test_rp_post_from_callback_high_first);
+	tcase_add_test(tc, test_rp_post_from_callback_no_starvation);
+	tcase_add_test(tc, test_rp_post_from_callback_stolen_hinted);
+	tcase_add_test(tc, test_rp_post_from_callback_stolen_unhinted);
 	tcase_add_test(tc, test_rp_pool_stats_queued_completed);
 	tcase_add_test(tc, test_rp_pool_destroy_runs_posts);
 	tcase_add_test(tc, test_rp_pool_destroy_runs_posts_at_once);

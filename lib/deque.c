@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker-local run queues: a task posted from a callback, at normal
+ * priority, goes to the posting worker's own deque, which the worker runs
+ * newest first (the children of a task while their data is in its cache),
+ * and from which idle workers steal oldest first.  This is the Chase-Lev
+ * work-stealing deque (bounded: a full deque sends posts to the shared
+ * queue), as in TBB, OpenMP and Cilk, inside the pool's regulation: a
+ * worker takes from its deque only while it holds a slot, the same as from
+ * the shared queues, and the deques count in pool->nlocal, so every rule
+ * that asks "is work waiting?" sees them.
+ *
+ * Deques are a budget like rings and monitors: C + RP_DEQUE_EXTRA of them,
+ * owned by the pool for its whole life (so a thief never touches freed
+ * memory), each taken by a worker when it starts a task and given back,
+ * empty, when it parks.  A worker without one posts to the shared queue.
+ *
+ * Memory orders follow Lê, Pop, Cohen and Zappa Nardelli, "Correct and
+ * efficient work-stealing for weak memory models" (PPoPP 2013).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+int rp__deques_init(rp_pool *pool)
+{
+	pool->ndeques = pool->concurrency + RP_DEQUE_EXTRA;
+	pool->deques = aligned_alloc(RP_CACHELINE, pool->ndeques * sizeof(*pool->deques));
+	if (!pool->deques)
+		return -ENOMEM;
+	for (unsigned i = 0; i < pool->ndeques; i++) {
+		struct rp_deque *d = &pool->deques[i];
+
+		atomic_init(&d->top, 0);
+		atomic_init(&d->bottom, 0);
+		atomic_init(&d->owner, NULL);
+		for (unsigned k = 0; k < RP_DEQUE_SIZE; k++) {
+			atomic_init(&d->slot[k].fn, NULL);
+			atomic_init(&d->slot[k].arg, NULL);
+		}
+	}
+	return 0;
+}
+
+void rp__deques_fini(rp_pool *pool)
+{
+	free(pool->deques);
+	pool->deques = NULL;
+}
+
+/*
+ * Take a free deque for @w, if the budget has one.  Context: worker @w,
+ * before a task, after a look at ndq_taken.
+ */
+void rp__deque_take(rp_pool *pool, struct rp_worker *w)
+{
+	for (unsigned i = 0; i < pool->ndeques; i++) {
+		struct rp_deque *d = &pool->deques[(w->id + i) % pool->ndeques];
+		struct rp_worker *none = NULL;
+
+		if (!atomic_load_explicit(&d->owner, memory_order_relaxed) &&
+		    atomic_compare_exchange_strong(&d->owner, &none, w)) {
+			atomic_fetch_add_explicit(&pool->ndq_taken, 1, memory_order_relaxed);
+			w->dq = d;
+			return;
+		}
+	}
+}
+
+/*
+ * Give @w's deque back.  Entries left in it (a worker yielding its slot)
+ * stay counted in nlocal; thieves, or the deque's next owner, run them.
+ * Context: worker @w, about to park.
+ */
+void rp__deque_give(struct rp_worker *w)
+{
+	if (!w->dq)
+		return;
+	atomic_fetch_sub_explicit(&w->pool->ndq_taken, 1, memory_order_relaxed);
+	/* Pairs with the CAS in rp__deque_take(): the next owner sees our
+	 * bottom. */
+	atomic_store_explicit(&w->dq->owner, NULL, memory_order_release);
+	w->dq = NULL;
+}
+
+/*
+ * Push onto @w's own deque.  Context: worker @w, holding a deque.
+ * Return: false if it is full (the caller uses the shared queue).
+ */
+bool rp__deque_push(struct rp_worker *w, rp_fn *fn, void *arg)
+{
+	struct rp_deque *d = w->dq;
+	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+	struct rp_dslot *s = &d->slot[b & (RP_DEQUE_SIZE - 1)];
+
+	if (b - t >= (int64_t)RP_DEQUE_SIZE)
+		return false;
+	atomic_store_explicit(&s->fn, fn, memory_order_relaxed);
+	atomic_store_explicit(&s->arg, arg, memory_order_relaxed);
+	/* Pairs with the acquire of bottom in rp__deque_steal(): the entry
+	 * before the new bottom. */
+	atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+	return true;
+}
+
+/* Pop the newest entry of @w's own deque.  Context: worker @w. */
+bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	struct rp_deque *d = w->dq;
+	int64_t b, t;
+	bool ok = true;
+
+	if (!d)
+		return false;
+	b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+	atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+	/* Pairs with the fence in rp__deque_steal(): a thief and we cannot
+	 * both miss each other's claim on the last entry. */
+	atomic_thread_fence(memory_order_seq_cst);
+	t = atomic_load_explicit(&d->top, memory_order_relaxed);
+	if (t > b) {
+		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+		return false;
+	}
+	struct rp_dslot *s = &d->slot[b & (RP_DEQUE_SIZE - 1)];
+	*fn = atomic_load_explicit(&s->fn, memory_order_relaxed);
+	*arg = atomic_load_explicit(&s->arg, memory_order_relaxed);
+	if (t == b) {
+		/* The last entry: race the thieves for it. */
+		ok = atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1,
+							     memory_order_seq_cst,
+							     memory_order_relaxed);
+		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+	}
+	if (ok)
+		atomic_fetch_sub(&w->pool->nlocal, 1);
+	return ok;
+}
+
+/* Steal the oldest entry of @d.  Context: any worker of the pool. */
+static bool steal(rp_pool *pool, struct rp_deque *d, rp_fn **fn, void **arg)
+{
+	int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+
+	atomic_thread_fence(memory_order_seq_cst);
+	int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+
+	if (t >= b)
+		return false;
+	struct rp_dslot *s = &d->slot[t & (RP_DEQUE_SIZE - 1)];
+	/* May be torn by an owner that wrapped around: then the CAS fails. */
+	*fn = atomic_load_explicit(&s->fn, memory_order_relaxed);
+	*arg = atomic_load_explicit(&s->arg, memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return false;
+	atomic_fetch_sub(&pool->nlocal, 1);
+	return true;
+}
+
+/*
+ * Steal from the other workers' deques, oldest entry first, starting at a
+ * place that differs per worker.  Context: worker @w.
+ */
+bool rp__deque_steal(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+
+	if (!atomic_load_explicit(&pool->nlocal, memory_order_relaxed))
+		return false;
+	for (unsigned i = 0; i < pool->ndeques; i++) {
+		struct rp_deque *d = &pool->deques[(w->id + 1 + i) % pool->ndeques];
+
+		if (d != w->dq && steal(pool, d, fn, arg))
+			return true;
+	}
+	return false;
+}
