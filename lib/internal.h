@@ -323,7 +323,7 @@ const char *rp__monitor_kind(const struct rp_worker *w);
 void rp__regulator_kick(rp_pool *pool);
 void rp__regulator_stop(rp_pool *pool);
 void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now);
-extern _Atomic unsigned rp__sample_period_us; /* tests: see regulator.c */
+extern _Atomic bool rp__regulator_off; /* tests: see regulator.c */
 
 /* Small helpers. */
 static inline uint64_t rp__now_ns(void)

@@ -30,9 +30,9 @@
 /* Rounds at RP_SCAN_PERIOD_US after the regulator's last detection. */
 #define RP_FAST_ROUNDS 20
 
-/* The regulator's slow period; tests lengthen it to show that workers
- * detect blocks without it. */
-_Atomic unsigned rp__sample_period_us = RP_SAMPLE_PERIOD_US;
+/* Tests: never start or wake the regulator, to show that workers detect
+ * blocks without it. */
+_Atomic bool rp__regulator_off;
 
 static bool needed(rp_pool *pool)
 {
@@ -206,7 +206,7 @@ static void *regulator_main(void *arg)
 		 * their children, so none is left to scan), look again soon;
 		 * otherwise once a period. */
 		period_ns = fast ? RP_SCAN_PERIOD_US * 1000ull
-				 : atomic_load_explicit(&rp__sample_period_us, memory_order_relaxed) * 1000ull;
+				 : RP_SAMPLE_PERIOD_US * 1000ull;
 		/* On the futex word rather than in nanosleep(), so that
 		 * destroy (which sets it to 2) need not wait out a period. */
 		uint64_t until = rp__now_ns() + period_ns;
@@ -224,7 +224,8 @@ void rp__regulator_kick(rp_pool *pool)
 {
 	struct rp_regulator *reg = &pool->reg;
 
-	if (atomic_load_explicit(&reg->active, memory_order_relaxed))
+	if (atomic_load_explicit(&reg->active, memory_order_relaxed) ||
+	    rp_unlikely(atomic_load_explicit(&rp__regulator_off, memory_order_relaxed)))
 		return;
 	if (atomic_exchange(&reg->active, 1))
 		return;

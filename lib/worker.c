@@ -682,21 +682,30 @@ static bool go_idle(struct rp_worker *w, bool holding)
 	}
 	atomic_store_explicit(&w->wake, RP_WAKE_NONE, memory_order_relaxed);
 	atomic_store_explicit(&w->state, RP_W_IDLE, memory_order_relaxed);
+	/* Once on the stack, a waker may pop us and set spinning for the
+	 * count it adds: take our own count's flag now, under the lock, and
+	 * drop the count itself below.  (Reading the flag after the unlock
+	 * raced with that waker: TSan saw it, and a lost decrement would
+	 * leave nspinning stuck above zero, so no post would wake anyone.) */
+	bool spun = w->spinning;
+	w->spinning = false;
+	/* Read under the lock (nretiring is L): may this worker retire? */
+	bool may_retire = atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads;
 	idle_push_locked(pool, w);
 	pool->nactive--;
 	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
 		pthread_cond_broadcast(&pool->quiesce);
 	pthread_mutex_unlock(&pool->lock);
 
+	if (!holding && spun)
+		atomic_fetch_sub(&pool->nspinning, 1);
 	if (holding) {
 		/* Pairs (a): our nidle++ and running-- against a poster's push
 		 * and its look at running; then (b): no longer spinning, look
 		 * at the queues. */
 		atomic_fetch_sub(&pool->running, 1);
-		if (w->spinning) {
-			w->spinning = false;
+		if (spun)
 			atomic_fetch_sub(&pool->nspinning, 1);
-		}
 		if (atomic_load(&pool->nadmit))
 			admit_waiters(pool);
 		if (!rp__queues_empty(pool)) {
@@ -715,8 +724,7 @@ static bool go_idle(struct rp_worker *w, bool holding)
 		}
 	}
 
-	deadline = atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads
-		   ? rp__now_ns() + (uint64_t)pool->idle_timeout_ms * 1000000u : 0;
+	deadline = may_retire ? rp__now_ns() + (uint64_t)pool->idle_timeout_ms * 1000000u : 0;
 	for (;;) {
 		/* Pairs with the release store in wake_locked(). */
 		why = atomic_load_explicit(&w->wake, memory_order_acquire);
