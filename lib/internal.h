@@ -315,7 +315,8 @@ void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
-bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, bool perf_only); /* pool->lock */
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now,
+			 bool perf_only);                                 /* pool->lock */
 bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* pool->lock */
 const char *rp__monitor_kind(const struct rp_worker *w);
 

@@ -327,9 +327,10 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
  * Has @w, in state RUN, been off CPU since the last sample, in the same
  * callback?  With @perf_only, answer from the switch records alone (a memory
  * load; false where there are none): what a worker can afford between two
- * tasks.  Context: the regulator, or a worker scanning; pool->lock held.
+ * tasks.  @now: the caller's CLOCK_MONOTONIC time, in ns.
+ * Context: the regulator, or a worker scanning; pool->lock held.
  */
-bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, bool perf_only)
+bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool perf_only)
 {
 	struct rp_monitor *m = &w->mon;
 	unsigned seq = atomic_load_explicit(&w->task_seq, memory_order_relaxed);
@@ -339,7 +340,7 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, bool perf_only)
 
 	rp__assert_held(&pool->lock);
 	if (m->perf_map)
-		v = perf_sample(m, rp__now_ns(), &head);
+		v = perf_sample(m, now, &head);
 	/* A switch record is exact: asleep now, and not preempted. */
 	if (v == ONCPU_NO)
 		return true;

@@ -41,11 +41,11 @@ static bool needed(rp_pool *pool)
 
 /* Move @w (RUN) to DETECTED if it is seen off CPU.  Return: true if so; the
  * caller releases its slot after unlocking.  Context: pool->lock held. */
-static bool detect_locked(rp_pool *pool, struct rp_worker *w, bool perf_only)
+static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool perf_only)
 {
 	int st = RP_W_RUN;
 
-	if (!rp__monitor_blocked(pool, w, perf_only))
+	if (!rp__monitor_blocked(pool, w, now, perf_only))
 		return false;
 	/* The CAS loses to the worker itself leaving RUN (callback done). */
 	if (!atomic_compare_exchange_strong(&w->state, &st, RP_W_DETECTED))
@@ -81,13 +81,15 @@ static void release_detected(rp_pool *pool, unsigned n)
 static unsigned sample_all(rp_pool *pool)
 {
 	unsigned detected = 0;
+	uint64_t now;
 
 	pthread_mutex_lock(&pool->lock);
+	now = rp__now_ns();
 	for (size_t i = 0; i < pool->nworkers; i++) {
 		struct rp_worker *w = pool->workers[i];
 		int st = atomic_load(&w->state);
 
-		if (st == RP_W_RUN && detect_locked(pool, w, false)) {
+		if (st == RP_W_RUN && detect_locked(pool, w, now, false)) {
 			rp__monitor_steal(pool, w);
 			detected++;
 		} else if (st == RP_W_DETECTED) {
@@ -133,7 +135,7 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 		struct rp_worker *w = pool->reg.watch[i];
 		int st = atomic_load(&w->state);
 
-		if (st == RP_W_RUN && detect_locked(pool, w, true)) {
+		if (st == RP_W_RUN && detect_locked(pool, w, now, true)) {
 			detected++;
 			rp__monitor_steal(pool, w);
 			/* Stolen: the list's last entry moved into slot i. */

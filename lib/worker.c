@@ -697,15 +697,14 @@ static bool go_idle(struct rp_worker *w, bool holding)
 		pthread_cond_broadcast(&pool->quiesce);
 	pthread_mutex_unlock(&pool->lock);
 
-	if (!holding && spun)
+	/* Pairs (a): our nidle++ and running-- against a poster's push and
+	 * its look at running; then (b): no longer spinning, look at the
+	 * queues. */
+	if (holding)
+		atomic_fetch_sub(&pool->running, 1);
+	if (spun)
 		atomic_fetch_sub(&pool->nspinning, 1);
 	if (holding) {
-		/* Pairs (a): our nidle++ and running-- against a poster's push
-		 * and its look at running; then (b): no longer spinning, look
-		 * at the queues. */
-		atomic_fetch_sub(&pool->running, 1);
-		if (spun)
-			atomic_fetch_sub(&pool->nspinning, 1);
 		if (atomic_load(&pool->nadmit))
 			admit_waiters(pool);
 		if (!rp__queues_empty(pool)) {
