@@ -39,8 +39,10 @@ static bool needed(rp_pool *pool)
 	return atomic_load(&pool->running) >= pool->concurrency && !rp__queues_empty(pool);
 }
 
-/* Move @w (RUN) to DETECTED if it is seen off CPU.  Return: true if so; the
- * caller releases its slot after unlocking.  Context: pool->lock held. */
+/* Move @w (RUN) to DETECTED if it is seen off CPU, giving its monitor up if
+ * the budget is spent (rp__monitor_steal(): the watch list may change).
+ * Return: true if so; the caller releases its slot after unlocking.
+ * Context: pool->lock held. */
 static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool perf_only)
 {
 	int st = RP_W_RUN;
@@ -52,6 +54,7 @@ static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool
 		return false;
 	atomic_fetch_add(&pool->nblocked, 1);
 	atomic_fetch_add_explicit(&pool->blocks_detected, 1, memory_order_relaxed);
+	rp__monitor_steal(pool, w);
 	return true;
 }
 
@@ -89,12 +92,10 @@ static unsigned sample_all(rp_pool *pool)
 		struct rp_worker *w = pool->workers[i];
 		int st = atomic_load(&w->state);
 
-		if (st == RP_W_RUN && detect_locked(pool, w, now, false)) {
-			rp__monitor_steal(pool, w);
+		if (st == RP_W_RUN && detect_locked(pool, w, now, false))
 			detected++;
-		} else if (st == RP_W_DETECTED) {
+		else if (st == RP_W_DETECTED)
 			undetect_locked(pool, w);
-		}
 	}
 	pthread_mutex_unlock(&pool->lock);
 	atomic_fetch_add_explicit(&pool->reg.rounds, 1, memory_order_relaxed);
@@ -137,8 +138,8 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 
 		if (st == RP_W_RUN && detect_locked(pool, w, now, true)) {
 			detected++;
-			rp__monitor_steal(pool, w);
-			/* Stolen: the list's last entry moved into slot i. */
+			/* Its monitor stolen: the list's last entry moved into
+			 * slot i. */
 			if (i < pool->reg.nwatch && pool->reg.watch[i] != w)
 				continue;
 		} else if (st == RP_W_DETECTED) {
