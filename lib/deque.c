@@ -62,6 +62,8 @@ void rp__deque_take(rp_pool *pool, struct rp_worker *w)
 		    atomic_compare_exchange_strong(&d->owner, &none, w)) {
 			atomic_fetch_add_explicit(&pool->ndq_taken, 1, memory_order_relaxed);
 			w->dq = d;
+			/* Entries a previous owner left are not ours to age. */
+			w->batch_end = atomic_load_explicit(&d->bottom, memory_order_relaxed);
 			return;
 		}
 	}
@@ -104,6 +106,50 @@ bool rp__deque_push(struct rp_worker *w, rp_fn *fn, void *arg)
 	return true;
 }
 
+/*
+ * Push @n entries that @w took from the shared queue, so that its pops run
+ * them in queue order (@fn[0] first) and thieves take the last ones.  They
+ * are counted in nlocal before they become stealable.
+ * Context: worker @w, holding a deque with room for @n (rp__deque_room()).
+ */
+void rp__deque_push_many(struct rp_worker *w, rp_fn **fn, void **arg, unsigned n)
+{
+	struct rp_deque *d = w->dq;
+	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+
+	atomic_fetch_add(&w->pool->nlocal, n);
+	for (unsigned i = n; i-- > 0; b++) {
+		struct rp_dslot *s = &d->slot[b & (RP_DEQUE_SIZE - 1)];
+
+		atomic_store_explicit(&s->fn, fn[i], memory_order_relaxed);
+		atomic_store_explicit(&s->arg, arg[i], memory_order_relaxed);
+	}
+	/* As in rp__deque_push(). */
+	atomic_store_explicit(&d->bottom, b, memory_order_release);
+	w->batch_end = b;
+}
+
+/*
+ * Is the entry rp__deque_pop() would return next one of a batch from the
+ * shared queue (below w->batch_end), rather than a post of @w's callbacks?
+ * Context: worker @w, holding a deque.
+ */
+bool rp__deque_batch_next(const struct rp_worker *w)
+{
+	return atomic_load_explicit(&w->dq->bottom, memory_order_relaxed) <= w->batch_end;
+}
+
+/* Free entries in @w's deque (0 without one).  Context: worker @w. */
+unsigned rp__deque_room(const struct rp_worker *w)
+{
+	const struct rp_deque *d = w->dq;
+
+	if (!d)
+		return 0;
+	return RP_DEQUE_SIZE - (unsigned)(atomic_load_explicit(&d->bottom, memory_order_relaxed) -
+					  atomic_load_explicit(&d->top, memory_order_acquire));
+}
+
 /* Pop the newest entry of @w's own deque.  Context: worker @w. */
 bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg)
 {
@@ -133,6 +179,8 @@ bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg)
 							     memory_order_relaxed);
 		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
 	}
+	if (b < w->batch_end)	/* a batch entry went, or was stolen */
+		w->batch_end = b;
 	if (ok)
 		atomic_fetch_sub(&w->pool->nlocal, 1);
 	return ok;

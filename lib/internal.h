@@ -50,7 +50,8 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C */
 #define RP_PROC_FD_MAX 64u      /* cached /proc stat descriptors */
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
-#define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while it finds nothing */
+#define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
+#define RP_WARM_PERIOD_US 250u     /* ... and for a while after any block was seen */
 #define RP_BLOCK_MIN_US 20u        /* a perf-watched sleep counts once this old */
 #define RP_SCAN_PERIOD_US 50u      /* scans by workers between tasks, and by the
                                     * regulator while it keeps finding blocks */
@@ -64,6 +65,7 @@ void rp__assert_held_fn(pthread_mutex_t *m);
  * RP_QBLOCK_SLOTS entries; no lock anywhere.
  */
 #define RP_QBLOCK_SLOTS 255u
+#define RP_QSPARE 4u            /* freed blocks a queue keeps for reuse */
 
 struct rp_qblock;
 
@@ -72,13 +74,15 @@ struct rp_queue {
 	_Atomic(struct rp_qblock *) head_block;    /* A: the block head is in */
 	rp_aligned _Atomic size_t tail;            /* A: next slot to fill */
 	_Atomic(struct rp_qblock *) tail_block;    /* A: the block tail is in */
-	_Atomic(struct rp_qblock *) spare;         /* A: a freed block, for reuse */
+	_Atomic(struct rp_qblock *) spare[RP_QSPARE]; /* A: freed blocks, for reuse */
 };
 
 int rp__queue_init(struct rp_queue *q);
 void rp__queue_fini(struct rp_queue *q);
 int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
 bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg);
+unsigned rp__queue_pop_many(struct rp_queue *q, rp_fn **fn, void **arg, unsigned max,
+			    unsigned share);
 size_t rp__queue_len(struct rp_queue *q);
 
 /* ------------------------------------------------------------------ deque.c */
@@ -87,6 +91,8 @@ size_t rp__queue_len(struct rp_queue *q);
  * bottom, thieves take from the top. */
 #define RP_DEQUE_SIZE 256u      /* entries; a power of two */
 #define RP_DEQUE_EXTRA 4u       /* deques beyond C */
+#define RP_BATCH 16u            /* most entries a worker takes from the shared
+                                 * queue at once (the rest go to its deque) */
 
 struct rp_dslot {
 	_Atomic(rp_fn *) fn;     /* A: a thief may read it while the owner reuses it */
@@ -106,6 +112,9 @@ void rp__deques_fini(rp_pool *pool);
 void rp__deque_take(rp_pool *pool, struct rp_worker *w);
 void rp__deque_give(struct rp_worker *w);
 bool rp__deque_push(struct rp_worker *w, rp_fn *fn, void *arg);
+void rp__deque_push_many(struct rp_worker *w, rp_fn **fn, void **arg, unsigned n);
+unsigned rp__deque_room(const struct rp_worker *w);
+bool rp__deque_batch_next(const struct rp_worker *w);
 bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg);
 bool rp__deque_steal(struct rp_worker *w, rp_fn **fn, void **arg);
 
@@ -185,6 +194,8 @@ struct rp_worker {
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
 	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
 	struct rp_deque *dq;           /* W: own run queue (deque.c), or NULL */
+	int64_t batch_end;             /* W: dq entries below this index came in a
+	                                *    batch from the shared queue (deque.c) */
 	unsigned scan_every;           /* W: task boundaries between scan looks (worker.c) */
 	unsigned scan_countdown;       /* W */
 	uint64_t scan_last;            /* W: time of the last look */

@@ -30,12 +30,13 @@ int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 	if (ret)
 		return ret;
 look:
-	/* Pairs (a) and (b) in worker.c: the push is visible before we look
-	 * at running, nspinning and nidle, or a parking worker sees it. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&pool->nspinning, memory_order_relaxed))
+	/* Pairs (a) and (b) in worker.c: the entry was published by a
+	 * seq_cst RMW (the CAS on the queue's tail, or nlocal's increment),
+	 * so these seq_cst loads and a parking worker's RMW-then-look cannot
+	 * both miss each other.  (No fence needed: a plain load on x86.) */
+	if (atomic_load(&pool->nspinning))
 		return 0;
-	if (atomic_load_explicit(&pool->running, memory_order_relaxed) < pool->concurrency)
+	if (atomic_load(&pool->running) < pool->concurrency)
 		rp__release_worker(pool);
 	else
 		rp__regulator_kick(pool);

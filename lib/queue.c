@@ -45,27 +45,41 @@ struct rp_qblock {
 	struct rp_qslot slot[RP_QBLOCK_SLOTS];
 };
 
-/* A queue keeps the last block it freed for its next one: a queue that
- * cycles through blocks then costs no malloc() (nor the allocator's locks,
- * which a worker can sleep on and be counted blocked for). */
+/* A queue keeps the last RP_QSPARE blocks it freed for its next ones: a
+ * queue that cycles through blocks then costs no malloc() (nor the
+ * allocator's arena lock, which its producer and consumers would contend
+ * for, and a worker can sleep on and be counted blocked for).  Each cache
+ * entry changes hands by exchange or CAS from NULL, so no ABA. */
 static struct rp_qblock *block_new(struct rp_queue *q)
 {
-	struct rp_qblock *b = atomic_exchange_explicit(&q->spare, NULL, memory_order_acquire);
+	for (unsigned i = 0; i < RP_QSPARE; i++) {
+		struct rp_qblock *b;
 
-	if (!b)
-		return calloc(1, sizeof(*b));
-	memset(b, 0, sizeof(*b));
-	return b;
+		if (!atomic_load_explicit(&q->spare[i], memory_order_relaxed))
+			continue;
+		b = atomic_exchange_explicit(&q->spare[i], NULL, memory_order_acquire);
+		if (b) {
+			memset(b, 0, sizeof(*b));
+			return b;
+		}
+	}
+	return calloc(1, sizeof(struct rp_qblock));
 }
 
 static void block_free(struct rp_queue *q, struct rp_qblock *b)
 {
-	struct rp_qblock *none = NULL;
+	for (unsigned i = 0; i < RP_QSPARE; i++) {
+		struct rp_qblock *none = NULL;
 
-	/* Release: the memset in block_new() comes after our last use. */
-	if (!atomic_compare_exchange_strong_explicit(&q->spare, &none, b, memory_order_release,
-						     memory_order_relaxed))
-		free(b);
+		/* Release: the memset in block_new() comes after our last
+		 * use. */
+		if (!atomic_load_explicit(&q->spare[i], memory_order_relaxed) &&
+		    atomic_compare_exchange_strong_explicit(&q->spare[i], &none, b,
+							    memory_order_release,
+							    memory_order_relaxed))
+			return;
+	}
+	free(b);
 }
 
 /* Slots before @c: comparable across blocks (the "wait" value of one block
@@ -79,7 +93,8 @@ int rp__queue_init(struct rp_queue *q)
 {
 	struct rp_qblock *b;
 
-	atomic_init(&q->spare, NULL);
+	for (unsigned i = 0; i < RP_QSPARE; i++)
+		atomic_init(&q->spare[i], NULL);
 	b = block_new(q);
 	if (!b)
 		return -ENOMEM;
@@ -102,7 +117,8 @@ void rp__queue_fini(struct rp_queue *q)
 	}
 	atomic_store(&q->head_block, NULL);
 	atomic_store(&q->tail_block, NULL);
-	free(atomic_exchange(&q->spare, NULL));
+	for (unsigned i = 0; i < RP_QSPARE; i++)
+		free(atomic_exchange(&q->spare[i], NULL));
 }
 
 static void backoff(unsigned *spins)
@@ -234,6 +250,67 @@ bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 		else if (atomic_fetch_or_explicit(&s->state, READ, memory_order_acq_rel) & DESTROY)
 			block_destroy(q, b, (unsigned)off + 1);
 		return true;
+	}
+}
+
+/*
+ * Take up to @max of the oldest entries with one CAS, all from head's block
+ * and never its last slot (rp__queue_pop() takes that one and moves to the
+ * next block), and no more than a 1/@share of the queue when its length is
+ * known (tail in the same block), so that @share consumers each get some.
+ * A deep queue then costs its consumers one CAS on head per batch instead
+ * of one per entry.  Context: any thread; lock-free.
+ * Return: the number taken, into @fn[] and @arg[] in queue order; 0 when
+ * the queue is empty or only a block's last slot is left.
+ */
+unsigned rp__queue_pop_many(struct rp_queue *q, rp_fn **fn, void **arg, unsigned max,
+			    unsigned share)
+{
+	unsigned spins = 0;
+
+	for (;;) {
+		size_t raw = atomic_load_explicit(&q->head, memory_order_acquire);
+		struct rp_qblock *b = atomic_load_explicit(&q->head_block, memory_order_acquire);
+		size_t head = raw >> 1, off = head % LAP, next_flag = raw & HAS_NEXT;
+
+		if (off == RP_QBLOCK_SLOTS) {
+			backoff(&spins);
+			continue;
+		}
+		size_t n = RP_QBLOCK_SLOTS - 1 - off;	/* up to the last slot, excluded */
+
+		if (!next_flag) {
+			size_t tail = atomic_load(&q->tail);
+
+			if (head / LAP == tail / LAP) {
+				size_t fair = (tail - head + share - 1) / share;
+
+				n = n < fair ? n : fair;
+			} else {
+				next_flag = HAS_NEXT;
+			}
+		}
+		if (n > max)
+			n = max;
+		if (!n)
+			return 0;
+		if (!atomic_compare_exchange_weak(&q->head, &raw, ((head + n) << 1) | next_flag)) {
+			spins = 0;
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			struct rp_qslot *s = &b->slot[off + i];
+
+			while (!(atomic_load_explicit(&s->state, memory_order_acquire) & WRITTEN))
+				backoff(&spins);
+			fn[i] = s->fn;
+			arg[i] = s->arg;
+			/* A destroy walk that stops here stops again at our
+			 * next slot, so @b lives until our last one is read. */
+			if (atomic_fetch_or_explicit(&s->state, READ, memory_order_acq_rel) & DESTROY)
+				block_destroy(q, b, (unsigned)(off + i + 1));
+		}
+		return (unsigned)n;
 	}
 }
 

@@ -3,9 +3,12 @@
  * The regulator: a thread per pool that watches running workers for
  * unhinted blocking, only while it matters (work is queued and no slot is
  * free).  It sleeps on a futex otherwise, so an idle pool makes no wake-ups.
- * While it watches, it samples every RP_SAMPLE_PERIOD_US, or every
- * RP_SCAN_PERIOD_US for a while after it found a worker blocked (perf
- * monitors only: a /proc sample costs microseconds per worker).
+ * While it watches, it samples every RP_SAMPLE_PERIOD_US; every
+ * RP_WARM_PERIOD_US for a while after anyone saw a worker blocked (blocks
+ * come together, and when every running worker blocks at once only the
+ * regulator can see it); and every RP_SCAN_PERIOD_US for a while after it
+ * found a worker blocked itself and no worker scans (perf monitors only:
+ * a /proc sample costs microseconds per worker).
  *
  * Workers themselves do most of the watching: between two tasks, while work
  * waits and every slot is held, one of them checks the others' switch
@@ -29,6 +32,8 @@
 #define RP_QUIET_ROUNDS 4
 /* Rounds at RP_SCAN_PERIOD_US after the regulator's last detection. */
 #define RP_FAST_ROUNDS 20
+/* Rounds at RP_WARM_PERIOD_US after anyone's last detection. */
+#define RP_WARM_ROUNDS 8
 
 /* Tests: never start or wake the regulator, to show that workers detect
  * blocks without it. */
@@ -155,8 +160,8 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 static void *regulator_main(void *arg)
 {
 	rp_pool *pool = arg;
-	unsigned quiet = RP_QUIET_ROUNDS, fast = 0;
-	unsigned long long worker_scans = 0;
+	unsigned quiet = RP_QUIET_ROUNDS, fast = 0, warm = 0;
+	unsigned long long worker_scans = 0, detected = 0;
 	char name[16];
 
 	snprintf(name, sizeof(name), "%s-reg", pool->name);
@@ -174,6 +179,8 @@ static void *regulator_main(void *arg)
 					      memory_order_relaxed);
 			unsigned long long scans = atomic_load_explicit(&pool->reg.worker_scans,
 									memory_order_relaxed);
+			unsigned long long det = atomic_load_explicit(&pool->blocks_detected,
+								      memory_order_relaxed);
 			bool found = sample_all(pool);
 
 			/* Fast only while no worker scans: when all of them
@@ -184,13 +191,21 @@ static void *regulator_main(void *arg)
 				fast = RP_FAST_ROUNDS;
 			else if (fast)
 				fast--;
+			/* Blocks seen lately, by anyone: more may come, and
+			 * when every running worker is blocked at once only
+			 * the regulator can see it. */
+			if (det != detected)
+				warm = RP_WARM_ROUNDS;
+			else if (warm)
+				warm--;
+			detected = det;
 			worker_scans = scans;
 		} else if (++quiet >= RP_QUIET_ROUNDS) {
 			/* After a wake-up that found nothing to watch (a slot was
 			 * full only for a moment) this is the first round: sleep
 			 * again at once.  After sampling, linger a few rounds. */
 			quiet = RP_QUIET_ROUNDS - 1;
-			fast = 0;
+			fast = warm = 0;
 			/* Sleep; pairs with the poster's push-then-look in
 			 * rp__post(): either it sees active == 0 and wakes us,
 			 * or we see its work here. */
@@ -208,8 +223,9 @@ static void *regulator_main(void *arg)
 		 * worker blocked in turn, as in a tree of tasks waiting for
 		 * their children, so none is left to scan), look again soon;
 		 * otherwise once a period. */
-		period_ns = fast ? RP_SCAN_PERIOD_US * 1000ull
-				 : RP_SAMPLE_PERIOD_US * 1000ull;
+		period_ns = fast   ? RP_SCAN_PERIOD_US * 1000ull
+			    : warm ? RP_WARM_PERIOD_US * 1000ull
+				   : RP_SAMPLE_PERIOD_US * 1000ull;
 		/* On the futex word rather than in nanosleep(), so that
 		 * destroy (which sets it to 2) need not wait out a period. */
 		uint64_t until = rp__now_ns() + period_ns;
@@ -227,7 +243,9 @@ void rp__regulator_kick(rp_pool *pool)
 {
 	struct rp_regulator *reg = &pool->reg;
 
-	if (atomic_load_explicit(&reg->active, memory_order_relaxed) ||
+	/* seq_cst: the other half of the regulator's store-then-look when it
+	 * goes to sleep; our caller published its work by a seq_cst RMW. */
+	if (atomic_load(&reg->active) ||
 	    rp_unlikely(atomic_load_explicit(&rp__regulator_off, memory_order_relaxed)))
 		return;
 	if (atomic_exchange(&reg->active, 1))

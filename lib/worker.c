@@ -116,16 +116,19 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg);
  * RP_AGING_SHARE that passed over a waiting lower-priority task goes to the
  * lowest non-empty queue instead, so LOW work is never starved for ever.
  * Normal work comes from the worker's own deque first (newest first), but
- * one start in RP_AGING_SHARE looks at the shared queue before it, so a
- * callback that keeps posting to itself cannot starve the shared queue;
- * then from the shared queues; then stolen from the other deques.
+ * one start in RP_AGING_SHARE of its callbacks' posts looks at the shared
+ * queue before it, so a callback that keeps posting to itself cannot
+ * starve the shared queue (a batch taken from that queue, pop_batch(), is
+ * its oldest work already); then from the shared queues; then stolen from
+ * the other deques.
  */
 static bool pop_task(struct rp_worker *w, rp_fn **fn, void **arg)
 {
 	rp_pool *pool = w->pool;
 
 	if (w->dq && w->skips < RP_AGING_SHARE - 1 && !rp__queue_len(&pool->q[RP_PRIORITY_HIGH]) &&
-	    ++w->local_runs % RP_AGING_SHARE && rp__deque_pop(w, fn, arg)) {
+	    (rp__deque_batch_next(w) || ++w->local_runs % RP_AGING_SHARE) &&
+	    rp__deque_pop(w, fn, arg)) {
 		if (rp__queue_len(&pool->q[RP_PRIORITY_LOW]))
 			w->skips++;
 		return true;
@@ -133,6 +136,33 @@ static bool pop_task(struct rp_worker *w, rp_fn **fn, void **arg)
 	if (pop_shared(w, fn, arg) || rp__deque_pop(w, fn, arg))
 		return true;
 	return rp__deque_steal(w, fn, arg);
+}
+
+/*
+ * Take a batch of normal work from the shared queue: run the first entry,
+ * and put the others on the worker's own deque, where it runs them in
+ * order and thieves can take them if it blocks.  A deep queue then costs
+ * its consumers one CAS per batch.  The batch is a fair share: at most the
+ * queue's length over the number of slots, when it is short.
+ */
+static bool pop_batch(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+	rp_fn *fns[RP_BATCH];
+	void *args[RP_BATCH];
+	unsigned max = rp__deque_room(w), n;
+
+	if (max < 2)
+		return false;
+	max = max < RP_BATCH ? max : RP_BATCH;
+	n = rp__queue_pop_many(&pool->q[RP_PRIORITY_NORMAL], fns, args, max, pool->concurrency);
+	if (!n)
+		return false;
+	*fn = fns[0];
+	*arg = args[0];
+	if (n > 1)
+		rp__deque_push_many(w, fns + 1, args + 1, n - 1);
+	return true;
 }
 
 /* pop_task() from the shared queues alone. */
@@ -149,6 +179,8 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 		}
 	}
 	for (int p = 0; p < RP_NPRIO; p++) {
+		if (p == RP_PRIORITY_NORMAL && pop_batch(w, fn, arg))
+			return true;
 		if (!rp__queue_pop(&pool->q[p], fn, arg))
 			continue;
 		for (int l = p + 1; l < RP_NPRIO; l++) {

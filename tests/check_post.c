@@ -464,15 +464,12 @@ static void fork2_child(void *arg)
 		syscall(SYS_futex, &fork2.left, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-static void fork2_parent(void *arg)
+/* Wait until fork2.left reaches zero, hinted or not. */
+static void fork2_wait(void)
 {
 	struct timespec ts = { 20, 0 };
 	uint32_t v;
 
-	(void)arg;
-	atomic_store(&fork2.left, 2);
-	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
-	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
 	if (fork2.hinted)
 		rp_blocking_begin();
 	while ((v = atomic_load(&fork2.left)) != 0) {
@@ -484,6 +481,15 @@ static void fork2_parent(void *arg)
 	}
 	if (fork2.hinted)
 		rp_blocking_end();
+}
+
+static void fork2_parent(void *arg)
+{
+	(void)arg;
+	atomic_store(&fork2.left, 2);
+	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
+	ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
+	fork2_wait();
 }
 
 static void fork2_run(bool hinted)
@@ -509,6 +515,48 @@ END_TEST
 START_TEST(test_rp_post_from_callback_stolen_unhinted)
 {
 	fork2_run(false);
+}
+END_TEST
+
+/* A worker takes outside posts in batches, the rest of a batch onto its
+ * deque: when the batch's first task waits for the others, hinted or not,
+ * another worker must steal them (no deadlock). */
+#define BATCH_KIDS 8u
+
+static void batch_waiter(void *arg)
+{
+	(void)arg;
+	fork2_wait();
+}
+
+static void batch_run(bool hinted)
+{
+	struct t_blocker b;
+
+	memset(&fork2, 0, sizeof(fork2));
+	fork2.hinted = hinted;
+	atomic_store(&fork2.left, BATCH_KIDS);
+	fork2.pool = t_pool(1, 0, 0, 0);
+	/* Queued behind the only slot, so the worker takes them together. */
+	t_blocker_start(fork2.pool, &b);
+	ck_assert_int_eq(rp_post(fork2.pool, batch_waiter, NULL), 0);
+	for (unsigned i = 0; i < BATCH_KIDS; i++)
+		ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
+	t_event_set(&b.release);
+	ck_assert_int_eq(rp_pool_destroy(fork2.pool), 0);
+	ck_assert_int_eq(atomic_load(&fork2.timed_out), 0);
+	ck_assert_uint_eq(atomic_load(&fork2.left), 0);
+}
+
+START_TEST(test_rp_post_batch_stolen_hinted)
+{
+	batch_run(true);
+}
+END_TEST
+
+START_TEST(test_rp_post_batch_stolen_unhinted)
+{
+	batch_run(false);
 }
 END_TEST
 
@@ -998,6 +1046,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_post_from_callback_no_starvation);
 	tcase_add_test(tc, test_rp_post_from_callback_stolen_hinted);
 	tcase_add_test(tc, test_rp_post_from_callback_stolen_unhinted);
+	tcase_add_test(tc, test_rp_post_batch_stolen_hinted);
+	tcase_add_test(tc, test_rp_post_batch_stolen_unhinted);
 	tcase_add_test(tc, test_rp_pool_stats_queued_completed);
 	tcase_add_test(tc, test_rp_pool_destroy_runs_posts);
 	tcase_add_test(tc, test_rp_pool_destroy_runs_posts_at_once);

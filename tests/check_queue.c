@@ -76,6 +76,62 @@ START_TEST(test_queue_blocks)
 }
 END_TEST
 
+/* Batches: queue order, a fair share of a short queue, never a block's
+ * last slot (a single pop takes it), and order across blocks. */
+START_TEST(test_queue_pop_many)
+{
+	const uintptr_t n = 3 * RP_QBLOCK_SLOTS + 40;
+	struct rp_queue q;
+	rp_fn *fns[16];
+	void *args[16];
+	rp_fn *fn;
+	void *arg;
+	uintptr_t next = 1;
+	unsigned k;
+
+	ck_assert_int_eq(rp__queue_init(&q), 0);
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 1), 0);
+	for (uintptr_t i = 1; i <= 10; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	/* 10 queued, 2 consumers: 5, then 3 of the 5 left, then 1 of 2. */
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 5);
+	for (k = 0; k < 5; k++) {
+		ck_assert_ptr_eq(fns[k], fn_a);
+		ck_assert_uint_eq((uintptr_t)args[k], next++);
+	}
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 3);
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 1);
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 1, 1), 1);
+	ck_assert_uint_eq((uintptr_t)args[0], 10);
+	ck_assert_uint_eq(rp__queue_len(&q), 0);
+	rp__queue_fini(&q);
+
+	/* Across blocks: batches stop short of each block's last slot. */
+	ck_assert_int_eq(rp__queue_init(&q), 0);
+	for (uintptr_t i = 1; i <= n; i++)
+		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+	next = 1;
+	while (next <= n) {
+		k = rp__queue_pop_many(&q, fns, args, 16, 1);
+		if (k == 0) {
+			/* Only a block's last slot: the single pop takes it. */
+			ck_assert_uint_eq(next % RP_QBLOCK_SLOTS, 0);
+			ck_assert(rp__queue_pop(&q, &fn, &arg));
+			ck_assert_uint_eq((uintptr_t)arg, next++);
+			continue;
+		}
+		ck_assert_uint_le(k, 16);
+		for (unsigned i = 0; i < k; i++) {
+			ck_assert_uint_ne(next % RP_QBLOCK_SLOTS, 0);
+			ck_assert_uint_eq((uintptr_t)args[i], next++);
+		}
+	}
+	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 1), 0);
+	ck_assert(!rp__queue_pop(&q, &fn, &arg));
+	rp__queue_fini(&q);
+}
+END_TEST
+
 #define PRODUCERS 3
 #define CONSUMERS 3
 #define PER_PRODUCER 200000
@@ -96,28 +152,38 @@ static void *producer(void *p)
 	return NULL;
 }
 
+static _Atomic unsigned consumer_no;
+
 static void *consumer(void *p)
 {
 	struct mpmc *m = p;
 	unsigned long long sum = 0, count = 0;
-	rp_fn *fn;
-	void *arg;
+	/* Every other consumer takes batches, one in three of its pops. */
+	bool batches = atomic_fetch_add(&consumer_no, 1) % 2;
+	rp_fn *fns[8];
+	void *args[8];
+	unsigned k = 0, got;
 
 	for (;;) {
-		if (rp__queue_pop(&m->q, &fn, &arg)) {
-			sum += (uintptr_t)arg;
+		if (batches && ++k % 3 == 0)
+			got = rp__queue_pop_many(&m->q, fns, args, 8, CONSUMERS);
+		else
+			got = rp__queue_pop(&m->q, &fns[0], &args[0]);
+		for (unsigned i = 0; i < got; i++) {
+			ck_assert_ptr_eq(fns[i], fn_a);
+			sum += (uintptr_t)args[i];
 			count++;
-		} else if (!atomic_load(&m->producers_left) && !rp__queue_len(&m->q)) {
-			break;
 		}
+		if (!got && !atomic_load(&m->producers_left) && !rp__queue_len(&m->q))
+			break;
 	}
 	atomic_fetch_add(&m->sum, sum);
 	atomic_fetch_add(&m->count, count);
 	return NULL;
 }
 
-/* Many producers and consumers, through thousands of blocks: every entry
- * comes out exactly once. */
+/* Many producers and consumers, some taking batches, through thousands of
+ * blocks: every entry comes out exactly once. */
 START_TEST(test_queue_mpmc)
 {
 	struct mpmc m;
@@ -150,6 +216,7 @@ Suite *make_suite(void)
 
 	tcase_add_test(tc, test_queue_fifo);
 	tcase_add_test(tc, test_queue_blocks);
+	tcase_add_test(tc, test_queue_pop_many);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("concurrency");
 	tcase_set_timeout(tc, 120);
