@@ -179,9 +179,8 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 		}
 	}
 	for (int p = 0; p < RP_NPRIO; p++) {
-		if (p == RP_PRIORITY_NORMAL && pop_batch(w, fn, arg))
-			return true;
-		if (!rp__queue_pop(&pool->q[p], fn, arg))
+		if (!(p == RP_PRIORITY_NORMAL && pop_batch(w, fn, arg)) &&
+		    !rp__queue_pop(&pool->q[p], fn, arg))
 			continue;
 		for (int l = p + 1; l < RP_NPRIO; l++) {
 			if (rp__queue_len(&pool->q[l])) {
