@@ -275,13 +275,17 @@ struct rp_pool {
 	rp_aligned pthread_mutex_t lock;
 	pthread_cond_t quiesce;               /* destroy waits here */
 	struct rp_worker *idle_top;
-	struct rp_worker *adm_head, *adm_tail;
+	struct rp_worker *adm_head, *adm_tail; /* admission FIFO, without adm_fd */
 	struct rp_worker **workers;           /* all alive workers */
 	size_t nworkers, workers_cap;
 	unsigned next_id;
 	bool stopping;                        /* workers must exit */
 	unsigned nactive;                     /* workers not parked idle: destroy waits for 0 */
 	unsigned nretiring;                   /* decided to retire, not yet gone */
+
+	/* I: admission tokens (worker.c): a pipe, or -1 where it could not
+	 * be made (the futex FIFO above serves instead). */
+	int adm_fd[2];
 
 	/* I: worker deques, ndeques of them (deque.c). */
 	struct rp_deque *deques;
@@ -311,6 +315,7 @@ unsigned long long rp__queued(rp_pool *pool);
 void rp__workers_stop(rp_pool *pool);
 
 extern _Atomic int rp__fault_spawn_after; /* tests: see worker.c */
+extern _Atomic bool rp__fault_adm_pipe;    /* tests: see pool.c */
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);

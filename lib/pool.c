@@ -2,11 +2,16 @@
 /* Pool lifecycle: create, the default pool, destroy, stats, fork. */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 _Atomic unsigned rp__fork_gen;
+
+/* Tests: make pools without an admission pipe (the futex FIFO serves). */
+_Atomic bool rp__fault_adm_pipe;
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(rp_pool *) default_pool;
@@ -88,6 +93,9 @@ static void pool_free(rp_pool *pool)
 	pthread_mutex_destroy(&pool->lock);
 	rp__monitor_pool_fini(pool);
 	rp__deques_fini(pool);
+	for (int i = 0; i < 2; i++)
+		if (pool->adm_fd[i] >= 0)
+			close(pool->adm_fd[i]);
 	free(pool->workers);
 	free(pool);
 }
@@ -123,6 +131,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	if (!pool)
 		return -ENOMEM;
 	memset(pool, 0, sizeof(*pool));
+	pool->adm_fd[0] = pool->adm_fd[1] = -1;
 	pool->concurrency = o.concurrency;
 	pool->min_threads = o.min_threads;
 	pool->max_threads = o.max_threads;
@@ -143,6 +152,10 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	ret = rp__deques_init(pool);
 	if (ret)
 		goto fail;
+	/* Out of descriptors: admission falls back to a futex FIFO. */
+	if (!atomic_load_explicit(&rp__fault_adm_pipe, memory_order_relaxed) &&
+	    pipe2(pool->adm_fd, O_CLOEXEC))
+		pool->adm_fd[0] = pool->adm_fd[1] = -1;
 
 	pool->ops = pick_backend();
 	ret = pool->ops->pool_init(pool);

@@ -197,7 +197,8 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 
 bool rp__slot_try_acquire(rp_pool *pool)
 {
-	unsigned r = atomic_load_explicit(&pool->running, memory_order_relaxed);
+	/* seq_cst: the look half of the Dekker pairs (a) and (c). */
+	unsigned r = atomic_load(&pool->running);
 
 	while (r < pool->concurrency) {
 		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1))
@@ -208,12 +209,50 @@ bool rp__slot_try_acquire(rp_pool *pool)
 
 static void wake_locked(rp_pool *pool, struct rp_worker *w, enum rp_wake why);
 
-/* Hand free slots to workers waiting in rp_blocking_end(), oldest first. */
+/*
+ * Admission tokens.  A worker waiting in rp_blocking_end() sleeps in read(2)
+ * on the pool's admission pipe; each byte written is a slot reserved for
+ * whichever waiter reads it.  The pipe is used for its wake-up: a write to
+ * a pipe is a "sync" wake-up, which tells the scheduler that the writer is
+ * about to sleep, so the waiter is placed on the writer's CPU: that of the
+ * worker that yields its slot (and parks) or leaves its callback.  A futex
+ * wake-up lets the scheduler put the waiter behind a busy CPU's current
+ * thread while the yielder's CPU goes idle, for up to a time slice.  Pipe
+ * readers wait in FIFO order.
+ *
+ * Grant tokens while waiters and free slots remain.  Pairs (c).
+ */
+static void admit_tokens(rp_pool *pool)
+{
+	for (;;) {
+		unsigned n = atomic_load(&pool->nadmit);
+
+		if (!n || !rp__slot_try_acquire(pool))
+			return;
+		while (n && !atomic_compare_exchange_weak(&pool->nadmit, &n, n - 1))
+			;
+		if (!n) {
+			/* Another granter took the last waiter: pass the
+			 * slot on to queued work instead. */
+			rp__slot_release(pool);
+			return;
+		}
+		while (write(pool->adm_fd[1], "", 1) != 1)
+			; /* EINTR; the pipe holds 64 KiB of tokens */
+	}
+}
+
+/* Hand free slots to workers waiting in rp_blocking_end(): by token, or
+ * through the futex FIFO, oldest first. */
 static void admit_waiters(rp_pool *pool)
 {
 	struct rp_worker *kick[8];
 	unsigned n;
 
+	if (pool->adm_fd[1] >= 0) {
+		admit_tokens(pool);
+		return;
+	}
 	do {
 		n = 0;
 		pthread_mutex_lock(&pool->lock);
@@ -509,6 +548,19 @@ void rp__admission_wait(struct rp_worker *w)
 	rp_pool *pool = w->pool;
 	uint32_t why;
 
+	if (pool->adm_fd[0] >= 0) {
+		char token;
+
+		if (rp__slot_try_acquire(pool))
+			return;
+		/* Counted first, then a look for a slot freed meanwhile:
+		 * the granter may be us, and the token anyone's. */
+		atomic_fetch_add(&pool->nadmit, 1);
+		admit_tokens(pool);
+		while (read(pool->adm_fd[0], &token, 1) != 1)
+			; /* EINTR */
+		return;
+	}
 	atomic_fetch_add(&pool->nadmit, 1);
 	if (rp__slot_try_acquire(pool)) {
 		atomic_fetch_sub(&pool->nadmit, 1);

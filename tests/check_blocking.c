@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "helpers.h"
+#include "../lib/internal.h"
 
 /* ------------------------------------------------------------------ core */
 
@@ -130,13 +131,17 @@ static bool all_inside(void *arg)
 }
 
 /* DESIGN rule 3: many callbacks leaving hinted blocks together never run
- * more than C at a time afterwards. */
-START_TEST(test_rp_blocking_end_admission)
+ * more than C at a time afterwards; by admission tokens, or, in a pool
+ * that could not make its admission pipe, through the futex FIFO. */
+static void check_admission(bool pipe)
 {
 	struct burst b = { 0 };
 	struct rp_stats st;
 
+	atomic_store(&rp__fault_adm_pipe, !pipe);
 	b.pool = t_pool(2, 0, 0, 0);
+	atomic_store(&rp__fault_adm_pipe, false);
+	ck_assert_int_eq(b.pool->adm_fd[0] >= 0, pipe);
 	t_latch_init(&b.done, 16);
 	for (int i = 0; i < 16; i++)
 		ck_assert_int_eq(rp_post(b.pool, burst_task, &b), 0);
@@ -151,6 +156,17 @@ START_TEST(test_rp_blocking_end_admission)
 	ck_assert_int_eq(rp_pool_stats(b.pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_hinted, 16);
 	ck_assert_int_eq(rp_pool_destroy(b.pool), 0);
+}
+
+START_TEST(test_rp_blocking_end_admission)
+{
+	check_admission(true);
+}
+END_TEST
+
+START_TEST(test_rp_blocking_end_admission_futex)
+{
+	check_admission(false);
 }
 END_TEST
 
@@ -259,6 +275,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_post_peak_is_concurrency);
 	tcase_add_test(tc, test_rp_blocking_begin_replacement);
 	tcase_add_test(tc, test_rp_blocking_end_admission);
+	tcase_add_test(tc, test_rp_blocking_end_admission_futex);
 	tcase_add_test(tc, test_rp_blocking_begin_nested);
 	suite_add_tcase(s, tc);
 
