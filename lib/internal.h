@@ -165,7 +165,6 @@ struct rp_ring;
 
 struct rp_worker {
 	struct rp_pool *pool;          /* I */
-	pthread_t thread;              /* I */
 	_Atomic pid_t tid;             /* A: set by the worker once it runs */
 	unsigned id;                   /* I: for the thread name */
 
@@ -307,7 +306,7 @@ int rp__pool_get(rp_pool **poolp);
 bool rp__slot_try_acquire(rp_pool *pool);
 void rp__slot_release(rp_pool *pool);
 void rp__release_worker(rp_pool *pool);
-int rp__spawn_idle_locked(rp_pool *pool);
+int rp__spawn_idle(rp_pool *pool);
 bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
 void rp__admission_wait(struct rp_worker *w);
 bool rp__queues_empty(rp_pool *pool);

@@ -169,15 +169,11 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 		goto fail;
 	rp__monitor_pool_init(pool);
 
-	pthread_mutex_lock(&pool->lock);
 	for (unsigned i = 0; i < o.min_threads; i++) {
-		ret = rp__spawn_idle_locked(pool);
-		if (ret) {
-			pthread_mutex_unlock(&pool->lock);
+		ret = rp__spawn_idle(pool);
+		if (ret)
 			goto fail_threads;
-		}
 	}
-	pthread_mutex_unlock(&pool->lock);
 	*poolp = pool;
 	return 0;
 

@@ -376,50 +376,64 @@ static int create_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(v
 }
 
 /*
- * Start a worker.  With @slot, the caller reserved a slot for it and it runs
- * @fn(@arg) (if @fn) or pulls from the queues; without, it parks at once.
- * Context: pool->lock held; pthread_create() runs under it, which is rare
- * (warm-up and replacements) and keeps nthreads exact against max_threads.
+ * Start a worker.  With @slot, the caller reserved a slot for it and it pulls
+ * from the queues; without, it parks at once.  The worker is counted and
+ * listed under pool->lock, so nthreads stays exact against max_threads and
+ * destroy waits for it; its thread is created after the unlock, because
+ * pthread_create() (clone, a stack mapping) is the slowest step of a
+ * replacement, and under the lock it held up every worker that parks,
+ * releases another or scans.  The worker may not exist by the time
+ * pthread_create() returns.
+ * Context: pool->lock held on entry, released on return.
  * Return: 0, -EAGAIN (out of threads) or -ENOMEM; nothing changed on error.
  */
-static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
+static int spawn_unlock(rp_pool *pool, bool slot)
 {
 	struct rp_worker *w;
 	pthread_attr_t attr;
+	pthread_t thread;
 	sigset_t all, old;
+	size_t i;
 	int ret;
 
 	rp__assert_held(&pool->lock);
-	if (atomic_load(&pool->nthreads) >= pool->max_threads)
+	if (atomic_load(&pool->nthreads) >= pool->max_threads) {
+		pthread_mutex_unlock(&pool->lock);
 		return -EAGAIN;
+	}
 	if (pool->nworkers == pool->workers_cap) {
 		size_t cap = pool->workers_cap ? 2 * pool->workers_cap : 16;
 		struct rp_worker **v = realloc(pool->workers, cap * sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			pthread_mutex_unlock(&pool->lock);
 			return -ENOMEM;
+		}
 		pool->workers = v;
 		pool->workers_cap = cap;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		pthread_mutex_unlock(&pool->lock);
 		return -ENOMEM;
+	}
 	w->pool = pool;
 	w->id = pool->next_id++;
-	w->hand_fn = fn;
-	w->hand_arg = arg;
 	w->born_idle = !slot;
 	w->spin_ns = RP_SPIN_MAX_NS;
 	w->scan_every = w->scan_countdown = 1;
-	/* Born with a slot and no task: it will look at the queues, so posts
-	 * meanwhile need not wake anyone (see struct rp_pool.nspinning). */
-	w->spinning = slot && !fn;
+	/* Born with a slot: it will look at the queues, so posts meanwhile
+	 * need not wake anyone (see struct rp_pool.nspinning). */
+	w->spinning = slot;
 	if (w->spinning)
 		atomic_fetch_add(&pool->nspinning, 1);
 	atomic_init(&w->state, slot ? RP_W_SEEK : RP_W_IDLE);
 	rp__monitor_init(&w->mon);
-	if (fn)
-		atomic_fetch_add(&pool->nhand, 1);
+	w->index = pool->nworkers;
+	pool->workers[pool->nworkers++] = w;
+	atomic_fetch_add(&pool->nthreads, 1);
+	pool->nactive++;
+	pthread_mutex_unlock(&pool->lock);
 
 	/* Workers never take the process's signals: block them all in the
 	 * new thread, which inherits the creator's mask. */
@@ -427,28 +441,35 @@ static int spawn_locked(rp_pool *pool, bool slot, rp_fn *fn, void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ret = -create_thread(&w->thread, &attr, worker_main, w);
+	ret = create_thread(&thread, &attr, worker_main, w);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret) {
-		if (fn)
-			atomic_fetch_sub(&pool->nhand, 1);
-		if (w->spinning)
-			atomic_fetch_sub(&pool->nspinning, 1);
-		free(w);
-		return ret == -ENOMEM ? -ENOMEM : -EAGAIN;
+	if (!ret) {
+		atomic_fetch_add_explicit(&pool->threads_created, 1, memory_order_relaxed);
+		return 0;
 	}
-	w->index = pool->nworkers;
-	pool->workers[pool->nworkers++] = w;
-	atomic_fetch_add(&pool->nthreads, 1);
-	atomic_fetch_add_explicit(&pool->threads_created, 1, memory_order_relaxed);
-	pool->nactive++;
-	return 0;
+
+	/* Undo, as worker_exit() would have. */
+	pthread_mutex_lock(&pool->lock);
+	i = w->index;
+	pool->workers[i] = pool->workers[--pool->nworkers];
+	pool->workers[i]->index = i;
+	if (w->spinning)
+		atomic_fetch_sub(&pool->nspinning, 1);
+	pool->nactive--;
+	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
+		pthread_cond_broadcast(&pool->quiesce);
+	if (atomic_fetch_sub(&pool->nthreads, 1) == 1)
+		pthread_cond_broadcast(&pool->quiesce);
+	pthread_mutex_unlock(&pool->lock);
+	free(w);
+	return ret == ENOMEM ? -ENOMEM : -EAGAIN;
 }
 
-int rp__spawn_idle_locked(rp_pool *pool)
+int rp__spawn_idle(rp_pool *pool)
 {
-	return spawn_locked(pool, false, NULL, NULL);
+	pthread_mutex_lock(&pool->lock);
+	return spawn_unlock(pool, false);
 }
 
 /*
@@ -494,11 +515,13 @@ void rp__release_worker(rp_pool *pool)
 		kick_finish(pool, w);
 		return;
 	}
-	if (!pool->stopping && spawn_locked(pool, true, NULL, NULL) == 0) {
+	if (pool->stopping) {
 		pthread_mutex_unlock(&pool->lock);
+		slot_return(pool);
 		return;
 	}
-	pthread_mutex_unlock(&pool->lock);
+	if (spawn_unlock(pool, true) == 0)
+		return;
 	/* Out of threads (max_threads, or the system's limit): the work stays
 	 * queued for the next worker that finishes a callback. */
 	slot_return(pool);
