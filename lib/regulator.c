@@ -193,8 +193,9 @@ static void *regulator_main(void *arg)
 				fast--;
 			/* Blocks seen lately, by anyone: more may come, and
 			 * when every running worker is blocked at once only
-			 * the regulator can see it. */
-			if (det != detected)
+			 * the regulator can see it.  (Perf only: a /proc
+			 * round costs microseconds per running worker.) */
+			if (det != detected && pool->reg.perf_ok)
 				warm = RP_WARM_ROUNDS;
 			else if (warm)
 				warm--;
