@@ -155,6 +155,9 @@ struct rp_monitor {
 	void *perf_map;              /* W: perf ring (meta page + 1 data page) */
 	bool timed;                  /* W: its records carry CLOCK_MONOTONIC time */
 	int proc_fd;                 /* R: cached /proc stat fd, -1 if none */
+	clockid_t cpu_clock;         /* W, set before the worker's first task: its
+	                              *    thread CPU-time clock (clock_sample()) */
+	uint64_t last_cpu_ns;        /* R: that clock at the last sample */
 	uint64_t last_head;          /* R: perf data_head seen at the last sample */
 	unsigned last_seq;           /* R: task_seq seen at the last sample */
 	unsigned strikes;            /* R: consecutive samples seen off CPU */
@@ -228,6 +231,7 @@ struct rp_regulator {
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
 	_Atomic unsigned long long worker_scans; /* A: scans made by workers (tests) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
+	bool clock_only;               /* I: RINGPOOL_MONITOR=clock: no /proc either */
 	struct rp_worker **watch;      /* L: the workers with a perf monitor; I: the array,
 	                                *    watch_cap entries */
 	unsigned watch_cap;            /* I: the initial monitor_cap (it only shrinks) */
@@ -327,6 +331,7 @@ void rp__block_end(struct rp_worker *w);
 void rp__monitor_pool_init(rp_pool *pool);
 void rp__monitor_pool_fini(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
+void rp__monitor_thread_start(struct rp_worker *w);                /* in the worker */
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);

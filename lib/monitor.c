@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Is a worker that runs a callback actually on a CPU?  Two ways to tell:
+ * Is a worker that runs a callback actually on a CPU?  Three ways to tell:
  *
  *  - perf switch records (preferred): a PERF_COUNT_SW_DUMMY event with
  *    context_switch = 1 on the worker's thread makes the kernel append an
@@ -11,6 +11,10 @@
  *    means the thread went to sleep.
  *  - /proc/self/task/TID/stat, re-read with pread() at offset 0 (the file is
  *    regenerated on every read): state S or D means asleep.
+ *  - the thread's CPU-time clock, which needs no descriptor: no CPU time
+ *    used between two samples means off CPU, asleep or preempted.  The last
+ *    resort, for when /proc cannot be opened (RLIMIT_NOFILE reached), so
+ *    that a process out of descriptors still sees its blocked workers.
  *
  * A worker with a perf monitor counts as blocked as soon as its newest
  * record is a switch out that was not a preemption: the record is exact.
@@ -21,9 +25,9 @@
  * monitors only while the regulator watches needs care at destroy; not
  * done yet.)
  *
- * Without perf, a worker counts as blocked after two consecutive /proc
- * samples, one period apart, see it asleep in the same callback, so a blip
- * shorter than one sample period never releases a replacement.
+ * Without perf, a worker counts as blocked after two consecutive /proc (or
+ * clock) samples, one period apart, see it off CPU in the same callback, so
+ * a blip shorter than one sample period never releases a replacement.
  */
 #include "internal.h"
 
@@ -42,11 +46,18 @@
  * every later worker goes straight to /proc sampling. */
 static _Atomic bool perf_refused;
 
-static bool perf_wanted(void)
+/* RINGPOOL_MONITOR: "proc" or "clock" force that sampling (ringpool(7)). */
+static bool monitor_forced(const char *kind)
 {
 	const char *s = getenv("RINGPOOL_MONITOR");
 
-	return !(s && !strcmp(s, "proc")) && !atomic_load_explicit(&perf_refused, memory_order_relaxed);
+	return s && !strcmp(s, kind);
+}
+
+static bool perf_wanted(void)
+{
+	return !monitor_forced("proc") && !monitor_forced("clock") &&
+	       !atomic_load_explicit(&perf_refused, memory_order_relaxed);
 }
 
 /* Memory a perf monitor or a small ring locks: two pages each. */
@@ -77,6 +88,7 @@ void rp__monitor_pool_init(rp_pool *pool)
 	uint64_t want;
 
 	pool->reg.perf_ok = perf_wanted();
+	pool->reg.clock_only = monitor_forced("clock");
 	if (pool->reg.perf_ok && pool->bk.uring && !can_ipc_lock() && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 	    rl.rlim_cur != RLIM_INFINITY) {
 		want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
@@ -109,6 +121,17 @@ void rp__monitor_init(struct rp_monitor *m)
 	memset(m, 0, sizeof(*m));
 	m->perf_fd = -1;
 	m->proc_fd = -1;
+	m->cpu_clock = -1;
+}
+
+/* Context: the worker thread, before its first task (the regulator reads
+ * cpu_clock only of a worker it saw in state RUN). */
+void rp__monitor_thread_start(struct rp_worker *w)
+{
+	clockid_t c;
+
+	if (pthread_getcpuclockid(pthread_self(), &c) == 0)
+		w->mon.cpu_clock = c;
 }
 
 /*
@@ -242,7 +265,7 @@ void rp__monitor_detach(rp_pool *pool, struct rp_worker *w)
 
 const char *rp__monitor_kind(const struct rp_worker *w)
 {
-	return w->mon.perf_map ? "perf" : "proc";
+	return w->mon.perf_map ? "perf" : w->pool->reg.clock_only ? "clock" : "proc";
 }
 
 enum oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
@@ -324,6 +347,27 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
 }
 
 /*
+ * The last resort, which needs no descriptor (at RLIMIT_NOFILE /proc cannot
+ * be opened): the worker's thread CPU-time clock.  No CPU time used since
+ * the last sample means off CPU, asleep or waiting for a CPU; this cannot
+ * tell the two apart, so a callback preempted for two whole periods counts
+ * blocked.
+ */
+static enum oncpu clock_sample(struct rp_monitor *m)
+{
+	struct timespec ts;
+	uint64_t t;
+	bool idle;
+
+	if (m->cpu_clock == -1 || clock_gettime(m->cpu_clock, &ts))
+		return ONCPU_UNKNOWN;
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	idle = m->last_cpu_ns && t == m->last_cpu_ns;
+	m->last_cpu_ns = t;
+	return idle ? ONCPU_NO : ONCPU_YES;
+}
+
+/*
  * Has @w, in state RUN, been off CPU since the last sample, in the same
  * callback?  With @perf_only, answer from the switch records alone (a memory
  * load; false where there are none): what a worker can afford between two
@@ -346,8 +390,10 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool 
 		return true;
 	if (perf_only)
 		return false;
-	if (v == ONCPU_UNKNOWN)
+	if (v == ONCPU_UNKNOWN && !pool->reg.clock_only)
 		v = proc_sample(pool, w);
+	if (v == ONCPU_UNKNOWN)
+		v = clock_sample(m);
 	if (v != ONCPU_NO) {
 		m->strikes = 0;
 		return false;

@@ -898,6 +898,7 @@ static void *worker_main(void *arg)
 	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
 	snprintf(name, sizeof(name), "%s-%u", pool->name, w->id);
 	pthread_setname_np(pthread_self(), name);
+	rp__monitor_thread_start(w);
 	rp__monitor_attach(pool, w);
 
 	if (!w->born_idle)

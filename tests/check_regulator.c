@@ -12,14 +12,15 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "helpers.h"
 #include "../lib/internal.h"
 
-/* Each test runs with perf monitors (where the kernel allows them) and
- * with /proc sampling forced. */
+/* Each test runs with perf monitors (where the kernel allows them), with
+ * /proc sampling forced, and with CPU-clock sampling forced. */
 static const char *monitor;
 
 static void set_monitor(void)
@@ -132,6 +133,40 @@ START_TEST(test_regulator_detects_read_block)
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	close(b.fds[0]);
 	close(b.fds[1]);
+}
+END_TEST
+
+/*
+ * Out of descriptors: with RLIMIT_NOFILE at the number already open, the
+ * regulator can open neither a perf monitor nor /proc, and still sees the
+ * block (through the worker's CPU clock) and starts the task behind it.
+ */
+START_TEST(test_regulator_detects_at_fd_limit)
+{
+	rp_pool *pool;
+	struct blocker b = { 0 };
+	struct rlimit old, full;
+	int lowest;
+
+	set_monitor();
+	pool = t_pool(1, 0, 0, 0);
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &b), 0);
+	ck_assert(t_wait_until(started, &b, 5000));
+	/* The lowest free descriptor, and every one above it, is now out of
+	 * reach. */
+	lowest = dup(0);
+	ck_assert_int_ge(lowest, 0);
+	close(lowest);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	full = old;
+	full.rlim_cur = (rlim_t)lowest;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &full), 0);
+	ck_assert_int_eq(dup(0), -1);
+	ck_assert_int_eq(rp_post(pool, releaser, &b), 0);
+	ck_assert(t_wait_until(is_released, &b, 15000));
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_int_eq(atomic_load(&b.timed_out), 0);
 }
 END_TEST
 
@@ -389,7 +424,10 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_detects_futex_block);
 	tcase_add_test(tc, test_regulator_detects_read_block);
 	tcase_add_test(tc, test_regulator_stats_during_block);
-	tcase_add_test(tc, test_regulator_ignores_preemption);
+	tcase_add_test(tc, test_regulator_detects_at_fd_limit);
+	/* The CPU clock cannot tell preempted from asleep (ringpool(7)). */
+	if (!monitor || strcmp(monitor, "clock"))
+		tcase_add_test(tc, test_regulator_ignores_preemption);
 	tcase_add_test(tc, test_regulator_sleeps_when_idle);
 	tcase_add_test(tc, test_regulator_monitor_kind);
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
@@ -410,10 +448,17 @@ static Suite *make_proc(void)
 	return make("regulator-proc");
 }
 
+static Suite *make_clock(void)
+{
+	monitor = "clock";
+	return make("regulator-clock");
+}
+
 int main(void)
 {
 	int a = t_main(make_perf, true);
 	int b = t_main(make_proc, true);
+	int c = t_main(make_clock, true);
 
-	return a == EXIT_FAILURE || b == EXIT_FAILURE ? EXIT_FAILURE : a;
+	return a == EXIT_FAILURE || b == EXIT_FAILURE || c == EXIT_FAILURE ? EXIT_FAILURE : a;
 }
