@@ -353,6 +353,36 @@ static int post_all(unsigned long n, bench_fn *fn, void *(*arg_of)(unsigned long
 /* Counts the tasks of the running workload down; its waiter is the timer. */
 static struct latch done_latch;
 
+/*
+ * The shape W1ext and W3 share: start the pool, post @n tasks fn(arg_of(i))
+ * from this thread, wait for all, stop the pool.  @ns: from the first post
+ * to the last task's end; usage and done/total go into sh->res.
+ */
+static int run_posted(const struct variant *v, const struct config *cfg, struct shared *sh,
+		      unsigned long n, bench_fn *fn, void *(*arg_of)(unsigned long),
+		      uint64_t *ns)
+{
+	struct result *res = &sh->res;
+	struct usage u0, u1;
+	int ret = pool_init(v, cfg, sh);
+
+	if (ret < 0)
+		return ret;
+	latch_init(&done_latch, n);
+	usage_get(&u0);
+	uint64_t t0 = bench_now_ns();
+	ret = post_all(n, fn, arg_of, &done_latch);
+	latch_wait(&done_latch);
+	*ns = bench_now_ns() - t0;
+	usage_get(&u1);
+	usage_result(res, &u0, &u1);
+	v->peer->fini(cur_pool);
+	if (ret < 0)
+		return ret;
+	res->done = res->total = n;
+	return 0;
+}
+
 static void w1_task(void *arg)
 {
 	latch_count_down(&done_latch);
@@ -370,27 +400,14 @@ static void *no_arg(unsigned long i)
 static int run_w1ext(const struct variant *v, const struct config *cfg, struct shared *sh)
 {
 	struct result *res = &sh->res;
-	struct usage u0, u1;
-	int ret = pool_init(v, cfg, sh);
+	uint64_t ns;
+	int ret = run_posted(v, cfg, sh, W1_TASKS, w1_task, no_arg, &ns);
 
 	if (ret < 0)
 		return ret;
-	latch_init(&done_latch, W1_TASKS);
-	usage_get(&u0);
-	uint64_t t0 = bench_now_ns();
-	ret = post_all(W1_TASKS, w1_task, no_arg, &done_latch);
-	latch_wait(&done_latch);
-	uint64_t t1 = bench_now_ns();
-	usage_get(&u1);
-	usage_result(res, &u0, &u1);
-	v->peer->fini(cur_pool);
-	if (ret < 0)
-		return ret;
-
-	double secs = (double)(t1 - t0) / NSEC_PER_SEC;
+	double secs = (double)ns / NSEC_PER_SEC;
 	res->v[0] = secs * 1e3;
 	res->v[1] = W1_TASKS / secs;
-	res->done = res->total = W1_TASKS;
 	return 0;
 }
 
@@ -639,25 +656,13 @@ static double w3_ideal(const struct config *cfg)
 static int run_w3(const struct variant *v, const struct config *cfg, struct shared *sh)
 {
 	struct result *res = &sh->res;
-	struct usage u0, u1;
-	int ret = pool_init(v, cfg, sh);
+	uint64_t ns;
+	int ret = run_posted(v, cfg, sh, W3_TASKS, w3_task, index_arg, &ns);
 
 	if (ret < 0)
 		return ret;
-	latch_init(&done_latch, W3_TASKS);
-	usage_get(&u0);
-	uint64_t t0 = bench_now_ns();
-	ret = post_all(W3_TASKS, w3_task, index_arg, &done_latch);
-	latch_wait(&done_latch);
-	uint64_t t1 = bench_now_ns();
-	usage_get(&u1);
-	usage_result(res, &u0, &u1);
-	v->peer->fini(cur_pool);
-	if (ret < 0)
-		return ret;
-	res->v[0] = (double)(t1 - t0) / NSEC_PER_MSEC;
+	res->v[0] = (double)ns / NSEC_PER_MSEC;
 	res->v[1] = res->v[0] / w3_ideal(cfg);
-	res->done = res->total = W3_TASKS;
 	return 0;
 }
 
