@@ -375,6 +375,19 @@ static int create_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(v
 	return pthread_create(t, attr, fn, arg);
 }
 
+/* Take @w off pool->workers and out of nthreads (destroy waits for zero).
+ * Context: pool->lock held. */
+static void unlist_locked(rp_pool *pool, struct rp_worker *w)
+{
+	size_t i = w->index;
+
+	rp__assert_held(&pool->lock);
+	pool->workers[i] = pool->workers[--pool->nworkers];
+	pool->workers[i]->index = i;
+	if (atomic_fetch_sub(&pool->nthreads, 1) == 1)
+		pthread_cond_broadcast(&pool->quiesce);
+}
+
 /*
  * Start a worker.  With @slot, the caller reserved a slot for it and it pulls
  * from the queues; without, it parks at once.  The worker is counted and
@@ -393,7 +406,6 @@ static int spawn_unlock(rp_pool *pool, bool slot)
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
-	size_t i;
 	int ret;
 
 	rp__assert_held(&pool->lock);
@@ -449,18 +461,14 @@ static int spawn_unlock(rp_pool *pool, bool slot)
 		return 0;
 	}
 
-	/* Undo, as worker_exit() would have. */
+	/* Undo the reservation. */
 	pthread_mutex_lock(&pool->lock);
-	i = w->index;
-	pool->workers[i] = pool->workers[--pool->nworkers];
-	pool->workers[i]->index = i;
 	if (w->spinning)
 		atomic_fetch_sub(&pool->nspinning, 1);
 	pool->nactive--;
 	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
 		pthread_cond_broadcast(&pool->quiesce);
-	if (atomic_fetch_sub(&pool->nthreads, 1) == 1)
-		pthread_cond_broadcast(&pool->quiesce);
+	unlist_locked(pool, w);
 	pthread_mutex_unlock(&pool->lock);
 	free(w);
 	return ret == ENOMEM ? -ENOMEM : -EAGAIN;
@@ -863,7 +871,6 @@ static bool go_idle(struct rp_worker *w, bool holding)
 static void worker_exit(struct rp_worker *w)
 {
 	rp_pool *pool = w->pool;
-	size_t i;
 
 	/* Pairs with the release in kick_finish(). */
 	while (atomic_load_explicit(&w->kicks, memory_order_acquire))
@@ -874,15 +881,11 @@ static void worker_exit(struct rp_worker *w)
 	rp__monitor_detach(pool, w);
 	if (w->retiring)
 		pool->nretiring--;
-	i = w->index;
-	pool->workers[i] = pool->workers[--pool->nworkers];
-	pool->workers[i]->index = i;
 	atomic_fetch_add_explicit(&pool->completed_retired,
 				  atomic_load_explicit(&w->completed, memory_order_relaxed),
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&pool->threads_retired, 1, memory_order_relaxed);
-	if (atomic_fetch_sub(&pool->nthreads, 1) == 1)
-		pthread_cond_broadcast(&pool->quiesce);
+	unlist_locked(pool, w);
 	pthread_mutex_unlock(&pool->lock);
 	rp__self = NULL;
 	free(w);
