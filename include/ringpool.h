@@ -28,6 +28,10 @@ extern "C" {
 #define RINGPOOL_VERSION_MAJOR 0
 #define RINGPOOL_VERSION_MINOR 1
 
+/* The largest concurrency a pool accepts (rp_pool_create(), and the
+ * RINGPOOL_CONCURRENCY environment variable). */
+#define RP_CONCURRENCY_MAX 4096u
+
 typedef struct rp_pool rp_pool;
 typedef struct rp_work rp_work;
 typedef void rp_fn(void *arg);
@@ -64,11 +68,11 @@ struct rp_stats {
  * Context: any thread.  @opts may be NULL (all defaults); @opts->name is
  *   copied.  Workers are started on demand, never more than max_threads.
  * Return: 0 and *@poolp set; -EINVAL for a NULL @poolp, non-zero flags or
- *   resv, min_threads > max_threads or concurrency > max_threads (max_threads
- *   0 stands for its default, 2048 or the concurrency if larger); -ENOMEM;
- *   -EAGAIN if min_threads workers cannot be started; -ENOSYS if
- *   RINGPOOL_BACKEND=uring forces a backend the system cannot provide.
- *   *@poolp is untouched on failure.
+ *   resv, concurrency > RP_CONCURRENCY_MAX, min_threads > max_threads or
+ *   concurrency > max_threads (max_threads 0 stands for its default, 2048
+ *   or the concurrency if larger); -ENOMEM; -EAGAIN if min_threads workers
+ *   cannot be started; -ENOSYS if RINGPOOL_BACKEND=uring forces a backend
+ *   the system cannot provide.  *@poolp is untouched on failure.
  */
 int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts);
 
@@ -87,6 +91,8 @@ rp_pool *rp_pool_default(void);
  * Context: any thread that is not a worker of @pool; MT-Unsafe with respect
  *   to @pool: no other call may use @pool once destroy has been called,
  *   except from callbacks that are still running on it (they may post).
+ *   Blocks until the work has run; where no worker can be started to run
+ *   it (the system out of threads or memory), runs it on the calling thread.
  * Lifetime: all work objects of @pool must have been closed.
  * Return: 0; -EINVAL if @pool is NULL or the default pool; -EDEADLK from a
  *   callback of @pool; -EBUSY if work objects of @pool are still open;
@@ -109,9 +115,15 @@ int rp_pool_stats(rp_pool *pool, struct rp_stats *st);
 /*
  * rp_post, rp_post_prio - run @fn(@arg) once on @pool.
  * Context: any thread, including callbacks; never blocks; lock-free while
- *   the pool is saturated.  Allocates nothing in steady state.
+ *   the pool is saturated.  Allocates nothing in steady state.  A post
+ *   that wakes a worker takes the pool's lock; one that finds no worker to
+ *   wake starts one (pthread_create()), and the pool's first post starts
+ *   its regulator thread.  Accepted work always runs: if no worker can be
+ *   started for it now, the regulator starts one as soon as the system
+ *   allows.
  * Return: 0; -EINVAL for a NULL @fn or an unknown @prio; -ENOMEM (out of
  *   memory, or @pool is NULL and the default pool cannot be created);
+ *   -EAGAIN if the pool's first post cannot start its regulator thread;
  *   -ECHILD for a pool inherited across fork().
  */
 int rp_post(rp_pool *pool, rp_fn *fn, void *arg);
@@ -131,10 +143,11 @@ int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
  * rp_work_submit - queue one more callback of @work.  Submissions may
  *   overlap: two submits give two callbacks, possibly at once.
  * Context: any thread, including @work's own callback; never blocks;
- *   allocates only when thousands of tasks wait and the queue's ring is full.
+ *   allocates only when hundreds of tasks wait and the queue needs a block.
  * Return: 0; -EINVAL if @work is NULL or closed; -ENOMEM (only when many
- *   thousands of submissions wait and no memory is left); -ECHILD for a work
- *   object inherited across fork().
+ *   submissions wait and no memory is left); -EAGAIN if the pool's first
+ *   post cannot start its regulator thread, or 2^24 - 1 submissions of
+ *   @work wait already; -ECHILD for a work object inherited across fork().
  */
 int rp_work_submit(rp_work *work);
 
@@ -154,7 +167,8 @@ int rp_work_wait(rp_work *work, bool cancel_pending);
  * rp_work_close - release @work.
  * Context: any thread, including @work's own callback; does not block.
  * Lifetime: submissions already made still run; the object is freed once
- *   they are done.  Do not use @work after this call.
+ *   they are done.  Do not use @work after this call: a second close, like
+ *   any other use, is undefined (as free() twice is).
  * Return: 0; -EINVAL if @work is NULL.
  */
 int rp_work_close(rp_work *work);

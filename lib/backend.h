@@ -20,11 +20,13 @@ struct rp_pool;
 struct rp_worker;
 
 struct rp_backend_pool {
-	bool uring;                    /* I: workers may own rings */
-	unsigned ring_budget;          /* I: rings this pool may hold at once */
+	_Atomic bool uring;            /* A: workers may take rings (cleared for good
+	                                *    when io_uring is refused at run time) */
+	unsigned ring_budget;          /* I: rings this pool may hold at once (0: the
+	                                *    io_uring backend is not in use) */
 	_Atomic unsigned rings;        /* A: rings held now */
 	_Atomic uint64_t ring_retry_ns; /* A: after a setup failure, no new ring before this */
-	_Atomic int send_mode;         /* A: enum in backend_uring.c: how a thread without a ring sends */
+	_Atomic uint64_t ring_backoff_ns; /* A: the current wait between setup attempts */
 	pthread_mutex_t send_lock;     /* leaf lock: guards sender */
 	void *sender;                  /* send_lock: a pool-owned ring for outside threads, lazily made */
 	_Atomic unsigned long long kicks_ring, kicks_futex; /* A: statistics for tests and bench */
@@ -52,8 +54,10 @@ extern const struct rp_backend_ops rp__backend_uring;
 int rp__futex_park(struct rp_worker *w, uint64_t deadline_ns);
 void rp__futex_kick(struct rp_worker *w);
 
-/* Test hooks (backend_uring.c): force the fallback sender, count failures. */
+/* backend_uring.c: is io_uring refused to this process (seccomp, sysctl,
+ * kernel)?  False while unknown. */
+bool rp__uring_refused(void);
+/* Test hook: outside threads send through the pool's sender ring. */
 void rp__uring_force_sender_ring(bool on);
-void rp__uring_fail_setup(int err);
 
 #endif /* RINGPOOL_BACKEND_H */

@@ -9,7 +9,7 @@
 
 static int futex_pool_init(rp_pool *pool)
 {
-	pool->bk.uring = false;
+	atomic_store(&pool->bk.uring, false);
 	return 0;
 }
 

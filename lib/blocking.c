@@ -19,6 +19,10 @@ void rp__block_begin(struct rp_worker *w)
 		st = RP_W_RUN;
 		if (atomic_compare_exchange_strong(&w->state, &st, RP_W_HINTED)) {
 			atomic_fetch_add(&pool->nblocked, 1);
+			/* What this callback posted or took goes to the
+			 * worker released in its place first (deque.c). */
+			if (w->dq)
+				rp__deque_stall(pool, w->dq);
 			rp__slot_release(pool);
 			return;
 		}
@@ -46,6 +50,8 @@ void rp__block_end(struct rp_worker *w)
 		return;
 	rp__admission_wait(w);
 	atomic_fetch_sub(&pool->nblocked, 1);
+	if (w->dq)
+		rp__deque_unstall(pool, w->dq);
 	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
 }
 

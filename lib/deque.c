@@ -12,8 +12,18 @@
  *
  * Deques are a budget like rings and monitors: C + RP_DEQUE_EXTRA of them,
  * owned by the pool for its whole life (so a thief never touches freed
- * memory), each taken by a worker when it starts a task and given back,
- * empty, when it parks.  A worker without one posts to the shared queue.
+ * memory), each taken by a worker when it starts a task and given back
+ * when it parks.  A worker without one posts to the shared queue.
+ *
+ * A deque whose owner does not run is *stalled*: its owner is blocked in a
+ * callback (hinted, or detected), or parked after yielding its slot with
+ * entries left (the rest of a batch, or its callbacks' posts).  Its entries
+ * go before the shared queue's normal work (rp__deque_steal_stalled()):
+ * otherwise, while posts from outside keep the shared queue from ever
+ * emptying, nobody would steal them, and they would wait for as long as
+ * the posts go on (issue 10: 3-9.5 s in a closed loop of blocking tasks).
+ * A free deque with entries is left to thieves: the next worker takes an
+ * empty one, so its own newer posts never bury the old entries.
  *
  * Memory orders follow Lê, Pop, Cohen and Zappa Nardelli, "Correct and
  * efficient work-stealing for weak memory models" (PPoPP 2013).
@@ -25,7 +35,7 @@
 int rp__deques_init(rp_pool *pool)
 {
 	pool->ndeques = pool->concurrency + RP_DEQUE_EXTRA;
-	pool->deques = aligned_alloc(RP_CACHELINE, pool->ndeques * sizeof(*pool->deques));
+	pool->deques = rp__aligned_alloc(RP_FAULT_ALLOC_DEQUES, RP_CACHELINE, pool->ndeques * sizeof(*pool->deques));
 	if (!pool->deques)
 		return -ENOMEM;
 	for (unsigned i = 0; i < pool->ndeques; i++) {
@@ -34,6 +44,7 @@ int rp__deques_init(rp_pool *pool)
 		atomic_init(&d->top, 0);
 		atomic_init(&d->bottom, 0);
 		atomic_init(&d->owner, NULL);
+		atomic_init(&d->stalled, false);
 		for (unsigned k = 0; k < RP_DEQUE_SIZE; k++) {
 			atomic_init(&d->slot[k].fn, NULL);
 			atomic_init(&d->slot[k].arg, NULL);
@@ -48,9 +59,49 @@ void rp__deques_fini(rp_pool *pool)
 	pool->deques = NULL;
 }
 
+static bool deque_empty(struct rp_deque *d)
+{
+	return atomic_load_explicit(&d->top, memory_order_acquire) >=
+	       atomic_load_explicit(&d->bottom, memory_order_acquire);
+}
+
+/* Mark @d stalled if it has entries: its owner does not run.
+ * Context: any thread. */
+void rp__deque_stall(rp_pool *pool, struct rp_deque *d)
+{
+	if (!deque_empty(d) && !atomic_load_explicit(&d->stalled, memory_order_relaxed) &&
+	    !atomic_exchange(&d->stalled, true))
+		atomic_fetch_add(&pool->nstalled, 1);
+}
+
+/* Its owner runs again, or nothing is left in it.  Context: any thread. */
+void rp__deque_unstall(rp_pool *pool, struct rp_deque *d)
+{
+	if (atomic_load_explicit(&d->stalled, memory_order_relaxed) &&
+	    atomic_exchange(&d->stalled, false))
+		atomic_fetch_sub(&pool->nstalled, 1);
+}
+
+/* @w was just seen blocked: stall its deque.  @w's dq is
+ * its own to read, so find the deque by its owner.
+ * Context: the detecting thread, pool->lock held. */
+void rp__deque_stall_owner(rp_pool *pool, struct rp_worker *w)
+{
+	rp__assert_held(&pool->lock);
+	for (unsigned i = 0; i < pool->ndeques; i++) {
+		struct rp_deque *d = &pool->deques[i];
+
+		if (atomic_load_explicit(&d->owner, memory_order_relaxed) == w) {
+			rp__deque_stall(pool, d);
+			return;
+		}
+	}
+}
+
 /*
- * Take a free deque for @w, if the budget has one.  Context: worker @w,
- * before a task, after a look at ndq_taken.
+ * Take a free, empty deque for @w, if the budget has one (a free deque with
+ * entries is left to thieves, see above).  Context: worker @w, before a
+ * task, after a look at ndq_taken.
  */
 void rp__deque_take(rp_pool *pool, struct rp_worker *w)
 {
@@ -58,30 +109,41 @@ void rp__deque_take(rp_pool *pool, struct rp_worker *w)
 		struct rp_deque *d = &pool->deques[(w->id + i) % pool->ndeques];
 		struct rp_worker *none = NULL;
 
-		if (!atomic_load_explicit(&d->owner, memory_order_relaxed) &&
-		    atomic_compare_exchange_strong(&d->owner, &none, w)) {
-			atomic_fetch_add_explicit(&pool->ndq_taken, 1, memory_order_relaxed);
-			w->dq = d;
-			/* Entries a previous owner left are not ours to age. */
-			w->batch_end = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-			return;
+		if (atomic_load_explicit(&d->owner, memory_order_relaxed) ||
+		    atomic_load_explicit(&d->stalled, memory_order_relaxed))
+			continue;
+		if (!atomic_compare_exchange_strong(&d->owner, &none, w))
+			continue;
+		if (atomic_load_explicit(&d->stalled, memory_order_relaxed) || !deque_empty(d)) {
+			/* Its giver stalled it before it let go, and our
+			 * look before the CAS missed that: left to thieves. */
+			atomic_store_explicit(&d->owner, NULL, memory_order_release);
+			continue;
 		}
+		atomic_fetch_add_explicit(&pool->ndq_taken, 1, memory_order_relaxed);
+		w->dq = d;
+		w->batch_end = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+		return;
 	}
 }
 
 /*
  * Give @w's deque back.  Entries left in it (a worker yielding its slot)
- * stay counted in nlocal; thieves, or the deque's next owner, run them.
+ * stay counted in nlocal, and the deque is stalled first, so that the
+ * other workers take them before fresh work.
  * Context: worker @w, about to park.
  */
 void rp__deque_give(struct rp_worker *w)
 {
-	if (!w->dq)
+	struct rp_deque *d = w->dq;
+
+	if (!d)
 		return;
+	rp__deque_stall(w->pool, d);
 	atomic_fetch_sub_explicit(&w->pool->ndq_taken, 1, memory_order_relaxed);
 	/* Pairs with the CAS in rp__deque_take(): the next owner sees our
 	 * bottom. */
-	atomic_store_explicit(&w->dq->owner, NULL, memory_order_release);
+	atomic_store_explicit(&d->owner, NULL, memory_order_release);
 	w->dq = NULL;
 }
 
@@ -205,6 +267,27 @@ static bool steal(rp_pool *pool, struct rp_deque *d, rp_fn **fn, void **arg)
 		return false;
 	atomic_fetch_sub(&pool->nlocal, 1);
 	return true;
+}
+
+/*
+ * Steal from the stalled deques (whose owners do not run), oldest entry
+ * first; unstall the ones found empty.  Context: worker @w, holding a slot.
+ */
+bool rp__deque_steal_stalled(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+
+	for (unsigned i = 0; i < pool->ndeques; i++) {
+		struct rp_deque *d = &pool->deques[(w->id + 1 + i) % pool->ndeques];
+
+		if (!atomic_load_explicit(&d->stalled, memory_order_relaxed))
+			continue;
+		if (steal(pool, d, fn, arg))
+			return true;
+		if (deque_empty(d))
+			rp__deque_unstall(pool, d);
+	}
+	return false;
 }
 
 /*

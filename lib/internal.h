@@ -30,6 +30,8 @@
 
 #include <ringpool.h>
 
+#include "fault.h"
+
 #define RP_EXPORT __attribute__((visibility("default")))
 #define RP_CACHELINE 64
 #define rp_likely(x) __builtin_expect(!!(x), 1)
@@ -48,7 +50,6 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_DEFAULT_IDLE_TIMEOUT_MS 10000u
 #define RP_RING_EXTRA 4u        /* rings beyond C: the hot workers */
 #define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C */
-#define RP_PROC_FD_MAX 64u      /* cached /proc stat descriptors */
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
 #define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
 #define RP_WARM_PERIOD_US 250u     /* ... and for a while after any block was seen */
@@ -102,6 +103,7 @@ struct rp_dslot {
 struct rp_deque {
 	rp_aligned _Atomic int64_t top;       /* A: thieves CAS it */
 	_Atomic(struct rp_worker *) owner;    /* A: NULL when free */
+	_Atomic bool stalled;                 /* A: its owner does not run (deque.c) */
 	rp_aligned _Atomic int64_t bottom;    /* A: written by the owner only */
 	struct rp_dslot slot[RP_DEQUE_SIZE];  /* written by the owner only */
 };
@@ -111,6 +113,10 @@ int rp__deques_init(rp_pool *pool);
 void rp__deques_fini(rp_pool *pool);
 void rp__deque_take(rp_pool *pool, struct rp_worker *w);
 void rp__deque_give(struct rp_worker *w);
+void rp__deque_stall(rp_pool *pool, struct rp_deque *d);
+void rp__deque_unstall(rp_pool *pool, struct rp_deque *d);
+void rp__deque_stall_owner(rp_pool *pool, struct rp_worker *w);
+bool rp__deque_steal_stalled(struct rp_worker *w, rp_fn **fn, void **arg);
 bool rp__deque_push(struct rp_worker *w, rp_fn *fn, void *arg);
 void rp__deque_push_many(struct rp_worker *w, rp_fn **fn, void **arg, unsigned n);
 unsigned rp__deque_room(const struct rp_worker *w);
@@ -208,6 +214,8 @@ struct rp_worker {
 	/* W (A for readers): io_uring inbox, or NULL: park on the futex.  Stable
 	 * while the worker is on the idle stack (backend.h). */
 	_Atomic(struct rp_ring *) ring;
+	_Atomic bool ring_off;         /* A: io_uring_enter() was refused to this worker:
+	                                *    it parks on its futex word (backend_uring.c) */
 	struct rp_monitor mon;         /* see tags inside */
 };
 
@@ -226,10 +234,15 @@ struct rp_regulator {
 	_Atomic bool started;          /* A; set under pool->lock */
 	pthread_t thread;              /* L */
 	_Atomic unsigned monitors;     /* A: perf monitors held */
+	_Atomic unsigned idle_monitors; /* A, changed under pool->lock: held by workers
+	                                *    on the idle stack */
 	_Atomic unsigned monitor_cap;  /* A: most monitors at once: C + extra, or what fit */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
 	_Atomic unsigned long long worker_scans; /* A: scans made by workers (tests) */
+	_Atomic bool spawn_retry;      /* A: work waits and no worker could be started:
+	                                *    the regulator tries again (rp__regulator_retry()) */
+	_Atomic unsigned long long spawn_retries; /* A: its attempts (tests) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
 	bool clock_only;               /* I: RINGPOOL_MONITOR=clock: no /proc either */
 	struct rp_worker **watch;      /* L: the workers with a perf monitor; I: the array,
@@ -264,6 +277,7 @@ struct rp_pool {
 	_Atomic unsigned nhand;               /* tasks handed over, not yet started */
 	rp_aligned _Atomic unsigned nthreads; /* workers alive */
 	_Atomic unsigned nblocked;            /* HINTED + DETECTED */
+	_Atomic unsigned nstalled;            /* stalled deques (deque.c) */
 	_Atomic unsigned nworks;              /* open work objects */
 	_Atomic unsigned long long ndropped;  /* cancelled entries still in the queues */
 	rp_aligned _Atomic unsigned long nlocal; /* entries in the deques (never fewer:
@@ -277,7 +291,9 @@ struct rp_pool {
 	/* L: */
 	rp_aligned pthread_mutex_t lock;
 	pthread_cond_t quiesce;               /* destroy waits here */
-	struct rp_worker *idle_top;
+	struct rp_worker *idle_top, *idle_bottom; /* LIFO idle stack: woken from the
+	                                       * top, retired (and robbed of
+	                                       * monitors) from the bottom */
 	struct rp_worker *adm_head, *adm_tail; /* admission FIFO, without adm_fd */
 	struct rp_worker **workers;           /* all alive workers */
 	size_t nworkers, workers_cap;
@@ -309,7 +325,8 @@ int rp__pool_get(rp_pool **poolp);
 /* worker.c: slots, wake-ups, the worker loop */
 bool rp__slot_try_acquire(rp_pool *pool);
 void rp__slot_release(rp_pool *pool);
-void rp__release_worker(rp_pool *pool);
+bool rp__release_worker(rp_pool *pool);
+void rp__help(rp_pool *pool);
 int rp__spawn_idle(rp_pool *pool);
 bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
 void rp__admission_wait(struct rp_worker *w);
@@ -317,8 +334,9 @@ bool rp__queues_empty(rp_pool *pool);
 unsigned long long rp__queued(rp_pool *pool);
 void rp__workers_stop(rp_pool *pool);
 
-extern _Atomic int rp__fault_spawn_after; /* tests: see worker.c */
-extern _Atomic bool rp__fault_adm_pipe;    /* tests: see pool.c */
+
+/* work.c */
+void rp__work_abandon(const rp_work *work);
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
@@ -333,6 +351,7 @@ void rp__monitor_pool_fini(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_thread_start(struct rp_worker *w);                /* in the worker */
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
+void rp__monitor_claim(rp_pool *pool, struct rp_worker *w);  /* in the worker */
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
 bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now,
@@ -341,7 +360,9 @@ bool rp__monitor_oncpu(rp_pool *pool, struct rp_worker *w);    /* pool->lock */
 const char *rp__monitor_kind(const struct rp_worker *w);
 
 /* regulator.c */
+int rp__regulator_start(rp_pool *pool);
 void rp__regulator_kick(rp_pool *pool);
+void rp__regulator_retry(rp_pool *pool);
 void rp__regulator_stop(rp_pool *pool);
 void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now);
 extern _Atomic bool rp__regulator_off; /* tests: see regulator.c */

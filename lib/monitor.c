@@ -79,8 +79,12 @@ static bool can_ipc_lock(void)
  * checks against RLIMIT_MEMLOCK (measured on Linux 6.18: as an unprivileged
  * user with 64 KiB, six monitors left room for two rings instead of eight).
  * Rings come first (they are how workers are woken), so where the limit
- * cannot hold both budgets the regulator samples /proc instead.
- * Context: rp_pool_create(), after the backend chose its ring budget.
+ * cannot hold both budgets the regulator samples /proc instead.  The room
+ * for rings is kept whatever this pool's backend, unless io_uring is
+ * refused to the process: a pool that fell back to futexes, or was told
+ * to use them, must not spend the budget that the rings of the user's
+ * other pools (or of this one, once a ring can be made again) need.
+ * Context: rp_pool_create(), after the backend was chosen.
  */
 void rp__monitor_pool_init(rp_pool *pool)
 {
@@ -89,17 +93,19 @@ void rp__monitor_pool_init(rp_pool *pool)
 
 	pool->reg.perf_ok = perf_wanted();
 	pool->reg.clock_only = monitor_forced("clock");
-	if (pool->reg.perf_ok && pool->bk.uring && !can_ipc_lock() && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
+	if (pool->reg.perf_ok && !can_ipc_lock() && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 	    rl.rlim_cur != RLIM_INFINITY) {
-		want = (uint64_t)(pool->bk.ring_budget + pool->concurrency + RP_MONITOR_EXTRA) *
-		       RP_LOCKED_COST;
+		unsigned rings = rp__uring_refused() ? 0 : pool->concurrency + RP_RING_EXTRA;
+
+		want = (uint64_t)(rings + pool->concurrency + RP_MONITOR_EXTRA) * RP_LOCKED_COST;
 		pool->reg.perf_ok = rl.rlim_cur >= want;
 	}
 	if (pool->reg.perf_ok) {
 		/* The watch list: the workers that any running worker can
 		 * check between two tasks (regulator.c). */
 		pool->reg.watch_cap = pool->concurrency + RP_MONITOR_EXTRA;
-		pool->reg.watch = calloc(pool->reg.watch_cap, sizeof(*pool->reg.watch));
+		pool->reg.watch = rp__calloc(RP_FAULT_ALLOC_WATCH, pool->reg.watch_cap,
+					   sizeof(*pool->reg.watch));
 		pool->reg.perf_ok = pool->reg.watch != NULL;
 	}
 	atomic_store(&pool->reg.monitor_cap, pool->reg.perf_ok ? pool->reg.watch_cap : 0);
@@ -166,8 +172,10 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	attr.sample_type = PERF_SAMPLE_TIME;
 	attr.use_clockid = 1;
 	attr.clockid = CLOCK_MONOTONIC;
-	fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
-			  PERF_FLAG_FD_CLOEXEC);
+	errno = rp__fault(RP_FAULT_PERF);
+	fd = errno ? -1
+		   : (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
+				  PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0 && errno == EINVAL) {
 		/* use_clockid is Linux 4.1: untimed records, 8 bytes each. */
 		attr.sample_id_all = 0;
@@ -216,6 +224,38 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	return;
 out_budget:
 	atomic_fetch_sub(&pool->reg.monitors, 1);
+}
+
+static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m);
+
+/*
+ * A worker about to run a task has no perf monitor: give it one if the
+ * budget has room, else take one from a parked worker, the one deepest in
+ * the idle stack (the least likely to run again).  Monitors thus follow
+ * the running workers: with LIFO wake-ups the workers at the bottom of the
+ * stack stay parked, holding their monitors until they retire, while the
+ * ones that run would otherwise fall back to /proc sampling, which sees no
+ * block shorter than two sample periods.  Context: the worker thread.
+ */
+void rp__monitor_claim(rp_pool *pool, struct rp_worker *w)
+{
+	if (!pool->reg.perf_ok)
+		return;
+	if (atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) >=
+	    atomic_load_explicit(&pool->reg.monitor_cap, memory_order_relaxed)) {
+		if (!atomic_load_explicit(&pool->reg.idle_monitors, memory_order_relaxed))
+			return;
+		pthread_mutex_lock(&pool->lock);
+		for (struct rp_worker *v = pool->idle_bottom; v; v = v->idle_prev) {
+			if (v->mon.perf_map) {
+				perf_detach_locked(pool, &v->mon);
+				atomic_fetch_sub(&pool->reg.idle_monitors, 1);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&pool->lock);
+	}
+	rp__monitor_attach(pool, w);
 }
 
 static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)
@@ -320,7 +360,9 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return ONCPU_UNKNOWN; /* EMFILE: try again next round */
-		if (atomic_fetch_add(&pool->reg.proc_fds, 1) < RP_PROC_FD_MAX)
+		/* Cached for as many workers as have perf monitors at most:
+		 * the ones that run (ringpool(7), RESOURCE BUDGET). */
+		if (atomic_fetch_add(&pool->reg.proc_fds, 1) < pool->concurrency + RP_MONITOR_EXTRA)
 			m->proc_fd = fd;
 		else
 			atomic_fetch_sub(&pool->reg.proc_fds, 1);

@@ -10,9 +10,6 @@
 
 _Atomic unsigned rp__fork_gen;
 
-/* Tests: make pools without an admission pipe (the futex FIFO serves). */
-_Atomic bool rp__fault_adm_pipe;
-
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(rp_pool *) default_pool;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -118,6 +115,8 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 			return -EINVAL;
 	if (o.max_threads && (o.min_threads > o.max_threads || o.concurrency > o.max_threads))
 		return -EINVAL;
+	if (o.concurrency > RP_CONCURRENCY_MAX)
+		return -EINVAL;
 	if (!o.concurrency)
 		o.concurrency = rp__topology_concurrency();
 	if (!o.max_threads)
@@ -127,7 +126,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 		return -EINVAL;
 
 	pthread_once(&atfork_once, atfork_register);
-	pool = aligned_alloc(RP_CACHELINE, (sizeof(*pool) + RP_CACHELINE - 1) & ~(size_t)(RP_CACHELINE - 1));
+	pool = rp__aligned_alloc(RP_FAULT_ALLOC_POOL, RP_CACHELINE, (sizeof(*pool) + RP_CACHELINE - 1) & ~(size_t)(RP_CACHELINE - 1));
 	if (!pool)
 		return -ENOMEM;
 	memset(pool, 0, sizeof(*pool));
@@ -153,8 +152,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	if (ret)
 		goto fail;
 	/* Out of descriptors: admission falls back to a futex FIFO. */
-	if (!atomic_load_explicit(&rp__fault_adm_pipe, memory_order_relaxed) &&
-	    pipe2(pool->adm_fd, O_CLOEXEC))
+	if (rp__fault(RP_FAULT_PIPE) || pipe2(pool->adm_fd, O_CLOEXEC))
 		pool->adm_fd[0] = pool->adm_fd[1] = -1;
 
 	pool->ops = pick_backend();
@@ -242,7 +240,16 @@ RP_EXPORT int rp_pool_destroy(rp_pool *pool)
 
 		ts.tv_sec = (time_t)(t / 1000000000u);
 		ts.tv_nsec = (long)(t % 1000000000u);
-		pthread_cond_timedwait(&pool->quiesce, &pool->lock, &ts);
+		if (pthread_cond_timedwait(&pool->quiesce, &pool->lock, &ts) != ETIMEDOUT ||
+		    quiescent_locked(pool))
+			continue;
+		/* Work is still queued after a while: if no worker can be
+		 * started to run it (out of threads or memory), run it on
+		 * this thread rather than wait for ever. */
+		pthread_mutex_unlock(&pool->lock);
+		if (!rp__release_worker(pool))
+			rp__help(pool);
+		pthread_mutex_lock(&pool->lock);
 	}
 	rp__workers_stop(pool);
 	while (atomic_load(&pool->nthreads))

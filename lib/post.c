@@ -7,13 +7,23 @@
  * pool (no free slot, or a spinning worker) takes only the lock-free push
  * and a few loads: no system call, no lock.  A post from a callback of the
  * pool at normal priority goes to the worker's own deque.
- * Context: any thread.  Return: 0 or -ENOMEM; nothing queued on error.
+ * The pool's first post starts its regulator, which from then on starts
+ * workers whenever work waits and none could be started before; a post
+ * that cannot start it fails, so accepted work always has a thread that
+ * will see it run.
+ * Context: any thread.  Return: 0, -ENOMEM, or -EAGAIN (the regulator
+ * could not be started); nothing queued on error.
  */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 {
 	struct rp_worker *self = rp__self;
 	int ret;
 
+	if (rp_unlikely(!atomic_load_explicit(&pool->reg.started, memory_order_acquire))) {
+		ret = rp__regulator_start(pool);
+		if (ret)
+			return ret;
+	}
 	if (rp__handoff(pool, fn, arg))
 		return 0;
 	/* From a callback of this pool, holding a slot: onto the worker's

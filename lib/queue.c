@@ -63,7 +63,7 @@ static struct rp_qblock *block_new(struct rp_queue *q)
 			return b;
 		}
 	}
-	return calloc(1, sizeof(struct rp_qblock));
+	return rp__calloc(RP_FAULT_ALLOC_QBLOCK, 1, sizeof(struct rp_qblock));
 }
 
 static void block_free(struct rp_queue *q, struct rp_qblock *b)

@@ -19,6 +19,12 @@
  * releases a replacement at once; when it is seen on a CPU again, or when
  * its callback returns, it takes a slot back (DETECTED -> RUN/SEEK), past C
  * if need be; the next task boundary brings the count back to C.
+ *
+ * The regulator is also the pool's agent of last resort: every pool has it
+ * from its first post on (a post that cannot start it fails), and when
+ * work waits but no worker could be started to run it (the system out of
+ * threads or memory), it tries again, backing off from RP_RETRY_MIN_US to
+ * RP_RETRY_MAX_US, until one starts.  So accepted work always runs.
  */
 #include "internal.h"
 
@@ -34,10 +40,29 @@
 #define RP_FAST_ROUNDS 20
 /* Rounds at RP_WARM_PERIOD_US after anyone's last detection. */
 #define RP_WARM_ROUNDS 8
+/* Spawn retries: the first after 1 ms, doubling up to 100 ms. */
+#define RP_RETRY_MIN_US 1000u
+#define RP_RETRY_MAX_US 100000u
 
-/* Tests: never start or wake the regulator, to show that workers detect
- * blocks without it. */
+/* Tests: the regulator never samples, to show that workers detect blocks
+ * without it (it still retries spawns). */
 _Atomic bool rp__regulator_off;
+
+static bool sampling_off(void)
+{
+	return atomic_load_explicit(&rp__regulator_off, memory_order_relaxed);
+}
+
+/* Work waits with nobody to run it (a worker could not be started): try
+ * again.  rp__release_worker() asks for another retry if this one fails.
+ * Return: true if no retry is due any more. */
+static bool retry_spawn(rp_pool *pool)
+{
+	atomic_store(&pool->reg.spawn_retry, false);
+	atomic_fetch_add_explicit(&pool->reg.spawn_retries, 1, memory_order_relaxed);
+	rp__release_worker(pool);
+	return !atomic_load(&pool->reg.spawn_retry);
+}
 
 static bool needed(rp_pool *pool)
 {
@@ -59,6 +84,7 @@ static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool
 		return false;
 	atomic_fetch_add(&pool->nblocked, 1);
 	atomic_fetch_add_explicit(&pool->blocks_detected, 1, memory_order_relaxed);
+	rp__deque_stall_owner(pool, w);
 	rp__monitor_steal(pool, w);
 	return true;
 }
@@ -162,6 +188,7 @@ static void *regulator_main(void *arg)
 	rp_pool *pool = arg;
 	unsigned quiet = RP_QUIET_ROUNDS, fast = 0, warm = 0;
 	unsigned long long worker_scans = 0, detected = 0;
+	uint64_t retry_ns = 0;
 	char name[16];
 
 	snprintf(name, sizeof(name), "%s-reg", pool->name);
@@ -169,9 +196,20 @@ static void *regulator_main(void *arg)
 	/* The default 50 us of timer slack would double the fast period. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load(&pool->reg.stop)) {
+		bool sampling = !sampling_off() && needed(pool);
 		uint64_t period_ns;
 
-		if (needed(pool)) {
+		if (atomic_load(&pool->reg.spawn_retry)) {
+			if (retry_spawn(pool))
+				retry_ns = 0;
+			else if (!retry_ns)
+				retry_ns = RP_RETRY_MIN_US * 1000ull;
+			else if ((retry_ns *= 2) > RP_RETRY_MAX_US * 1000ull)
+				retry_ns = RP_RETRY_MAX_US * 1000ull;
+		} else {
+			retry_ns = 0;
+		}
+		if (sampling) {
 			quiet = 0;
 			/* Workers skip their next scan: this one covers it. */
 			atomic_store_explicit(&pool->reg.next_scan,
@@ -201,21 +239,23 @@ static void *regulator_main(void *arg)
 				warm--;
 			detected = det;
 			worker_scans = scans;
-		} else if (++quiet >= RP_QUIET_ROUNDS) {
+		} else if (!retry_ns && ++quiet >= RP_QUIET_ROUNDS) {
 			/* After a wake-up that found nothing to watch (a slot was
 			 * full only for a moment) this is the first round: sleep
 			 * again at once.  After sampling, linger a few rounds. */
 			quiet = RP_QUIET_ROUNDS - 1;
 			fast = warm = 0;
 			/* Sleep; pairs with the poster's push-then-look in
-			 * rp__post(): either it sees active == 0 and wakes us,
-			 * or we see its work here. */
+			 * rp__post() (and with rp__regulator_retry()'s store
+			 * of spawn_retry): either it sees active == 0 and
+			 * wakes us, or we see its work here. */
 			atomic_store(&pool->reg.active, 0);
 			/* And with rp__regulator_stop(), which sets stop, then
 			 * active: if our store came after its, we see stop. */
 			if (atomic_load(&pool->reg.stop))
 				break;
-			if (needed(pool) && !atomic_exchange(&pool->reg.active, 1))
+			if (((!sampling_off() && needed(pool)) || atomic_load(&pool->reg.spawn_retry)) &&
+			    !atomic_exchange(&pool->reg.active, 1))
 				continue;
 			rp__futex_wait(&pool->reg.active, 0, NULL);
 			continue;
@@ -223,10 +263,13 @@ static void *regulator_main(void *arg)
 		/* While the regulator keeps finding blocks (every running
 		 * worker blocked in turn, as in a tree of tasks waiting for
 		 * their children, so none is left to scan), look again soon;
-		 * otherwise once a period. */
+		 * otherwise once a period.  A pending spawn retry waits its
+		 * backoff when nothing needs sampling. */
 		period_ns = fast   ? RP_SCAN_PERIOD_US * 1000ull
 			    : warm ? RP_WARM_PERIOD_US * 1000ull
 				   : RP_SAMPLE_PERIOD_US * 1000ull;
+		if (retry_ns && (!sampling || retry_ns < period_ns))
+			period_ns = retry_ns;
 		/* On the futex word rather than in nanosleep(), so that
 		 * destroy (which sets it to 2) need not wait out a period. */
 		uint64_t until = rp__now_ns() + period_ns;
@@ -236,38 +279,66 @@ static void *regulator_main(void *arg)
 	return NULL;
 }
 
+/* Wake the regulator if it sleeps.  Pairs with its store-then-look before
+ * it sleeps (regulator_main()). */
+static void regulator_wake(rp_pool *pool)
+{
+	struct rp_regulator *reg = &pool->reg;
+
+	if (atomic_load(&reg->active) || atomic_exchange(&reg->active, 1))
+		return;
+	if (atomic_load_explicit(&reg->started, memory_order_acquire))
+		rp__futex_wake(&reg->active, 1);
+}
+
 /*
  * Make sure the regulator watches: called when work is queued and no slot
  * is free.  Cheap when it already does (one load).
  */
 void rp__regulator_kick(rp_pool *pool)
 {
-	struct rp_regulator *reg = &pool->reg;
-
 	/* seq_cst: the other half of the regulator's store-then-look when it
 	 * goes to sleep; our caller published its work by a seq_cst RMW. */
-	if (atomic_load(&reg->active) ||
-	    rp_unlikely(atomic_load_explicit(&rp__regulator_off, memory_order_relaxed)))
+	if (atomic_load(&pool->reg.active) || rp_unlikely(sampling_off()))
 		return;
-	if (atomic_exchange(&reg->active, 1))
-		return;
-	if (atomic_load(&reg->started)) {
-		rp__futex_wake(&reg->active, 1);
-		return;
-	}
+	regulator_wake(pool);
+}
+
+/*
+ * Work waits and no worker could be started to run it: have the regulator
+ * try again until one can.  Context: any thread.
+ */
+void rp__regulator_retry(rp_pool *pool)
+{
+	atomic_store(&pool->reg.spawn_retry, true);
+	regulator_wake(pool);
+}
+
+/*
+ * Start the regulator, once per pool, by the pool's first post: from then
+ * on some thread always exists to start workers for accepted work.
+ * Return: 0, or -EAGAIN / -ENOMEM if its thread cannot be created.
+ */
+int rp__regulator_start(rp_pool *pool)
+{
+	struct rp_regulator *reg = &pool->reg;
+	int err = 0;
+
 	pthread_mutex_lock(&pool->lock);
-	if (!atomic_load(&reg->started) && !pool->stopping) {
+	if (!atomic_load(&reg->started)) {
 		sigset_t all, old;
 
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		if (pthread_create(&reg->thread, NULL, regulator_main, pool) == 0)
-			atomic_store(&reg->started, true);
-		else
-			atomic_store(&reg->active, 0); /* try again at the next kick */
+		err = rp__fault(RP_FAULT_THREAD_REG);
+		if (!err)
+			err = pthread_create(&reg->thread, NULL, regulator_main, pool);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!err)
+			atomic_store_explicit(&reg->started, true, memory_order_release);
 	}
 	pthread_mutex_unlock(&pool->lock);
+	return err == ENOMEM ? -ENOMEM : err ? -EAGAIN : 0;
 }
 
 /* Context: destroy, after the workers have exited. */

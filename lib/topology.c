@@ -437,7 +437,7 @@ unsigned rp__topology_parse_env(const char *s)
 {
 	unsigned long long v;
 
-	if (!s || !parse_u64(&s, 4096, &v) || *s != '\0')
+	if (!s || !parse_u64(&s, RP_CONCURRENCY_MAX, &v) || *s != '\0')
 		return 0;
 	return (unsigned)v;
 }
@@ -510,5 +510,7 @@ unsigned rp__topology_concurrency(void)
 	cap = rp__topology_cgroup_cap("/proc/self/cgroup", "/sys/fs/cgroup");
 	if (cap && cap < c)
 		c = cap;
+	if (c > RP_CONCURRENCY_MAX)
+		c = RP_CONCURRENCY_MAX;
 	return c ? c : 1;
 }

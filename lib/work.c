@@ -14,8 +14,9 @@ struct rp_work {
 	rp_pool *pool;                   /* I */
 	rp_fn *fn;                       /* I */
 	void *arg;                       /* I */
-	/* A: queued entries (high 32 bits) and how many of those are to be
-	 * dropped unrun (low 32 bits), changed together by CAS. */
+	/* A: queued entries, how many of those are to be dropped unrun, and
+	 * how many cancels marked some (mod 2^16), changed together by CAS:
+	 * see the Q_ macros. */
 	_Atomic uint64_t queue;
 	_Atomic unsigned long long submitted; /* A */
 	_Atomic unsigned long long finished;  /* A: returned or dropped */
@@ -25,9 +26,25 @@ struct rp_work {
 	_Atomic bool closed;             /* A */
 };
 
-#define Q_ONE (UINT64_C(1) << 32)
-#define Q_ENTRIES(v) ((uint32_t)((v) >> 32))
-#define Q_DROPS(v) ((uint32_t)(v))
+/*
+ * The queue word: entries counted queued (bits 63-40), drops (39-16: the
+ * next that many entries to run are dropped unrun, as a cancel marked
+ * every entry queued at the time), and the cancel generation (15-0), which
+ * a submission that fails compares to learn whether a cancel marked its
+ * entry meanwhile (submit_undo()).
+ */
+#define Q_ONE (UINT64_C(1) << 40)
+#define Q_DROP (UINT64_C(1) << 16)
+#define Q_MAX 0xffffffu                 /* entries, and drops */
+#define Q_ENTRIES(v) ((uint32_t)((v) >> 40))
+#define Q_DROPS(v) ((uint32_t)((v) >> 16) & Q_MAX)
+#define Q_GEN(v) ((uint16_t)(v))
+
+/* @v with @n more drops, and the next generation. */
+static uint64_t q_cancel(uint64_t v, uint32_t n)
+{
+	return ((v + n * Q_DROP) & ~(uint64_t)0xffff) | (uint16_t)(Q_GEN(v) + 1);
+}
 
 static void work_put(rp_work *work)
 {
@@ -55,7 +72,7 @@ static void work_run(void *p)
 
 	do {
 		drop = Q_DROPS(v) > 0;
-		nv = v - Q_ONE - (drop ? 1 : 0);
+		nv = v - Q_ONE - (drop ? Q_DROP : 0);
 	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
 
 	struct rp_worker *self = rp__self;
@@ -74,6 +91,16 @@ static void work_run(void *p)
 	work_put(work);
 }
 
+/* The callback of @work ended its thread (pthread_exit(), cancellation):
+ * count it finished, as if it had returned.  Context: the exiting worker. */
+void rp__work_abandon(const rp_work *work)
+{
+	rp_work *w = (rp_work *)work;
+
+	work_finished(w, 1);
+	work_put(w);
+}
+
 RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
 {
 	rp_work *work;
@@ -84,7 +111,7 @@ RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *ar
 	ret = rp__pool_get(&pool);
 	if (ret)
 		return ret;
-	work = calloc(1, sizeof(*work));
+	work = rp__calloc(RP_FAULT_ALLOC_WORK, 1, sizeof(*work));
 	if (!work)
 		return -ENOMEM;
 	work->pool = pool;
@@ -96,23 +123,54 @@ RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *ar
 	return 0;
 }
 
+/*
+ * A submission that could not be queued is taken back without moving any
+ * counter backwards: a waiter that counted it in its target must not wait
+ * for it, and a cancel that marked it dropped must not leave a drop with no
+ * entry to take it (a later submission would be dropped in its place).
+ * So the entry leaves the count of queued entries and counts as finished,
+ * unless a cancel marked it since it was counted (the generation moved):
+ * that cancel counted it finished already, and it takes one of the drops
+ * with it (any one: drops are not tied to particular entries, only to how
+ * many of the queued ones will not run).  @gen: the generation when the
+ * entry was counted.
+ */
+static void submit_undo(rp_work *work, uint16_t gen)
+{
+	uint64_t v = atomic_load(&work->queue), nv;
+	bool dropped;
+
+	do {
+		dropped = Q_GEN(v) != gen;
+		nv = v - Q_ONE - (dropped ? Q_DROP : 0);
+	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
+	if (dropped)
+		atomic_fetch_sub_explicit(&work->pool->ndropped, 1, memory_order_relaxed);
+	else
+		work_finished(work, 1);
+	work_put(work);
+}
+
 RP_EXPORT int rp_work_submit(rp_work *work)
 {
+	uint64_t v;
 	int ret;
 
 	if (!work || atomic_load_explicit(&work->closed, memory_order_relaxed))
 		return -EINVAL;
 	if (!rp__pool_valid(work->pool))
 		return -ECHILD;
+	/* Counted before it is queued: a worker may run it at once. */
+	v = atomic_load(&work->queue);
+	do {
+		if (Q_ENTRIES(v) == Q_MAX)
+			return -EAGAIN;
+	} while (!atomic_compare_exchange_weak(&work->queue, &v, v + Q_ONE));
 	atomic_fetch_add(&work->refs, 1);
-	atomic_fetch_add(&work->queue, Q_ONE);
 	atomic_fetch_add(&work->submitted, 1);
 	ret = rp__post(work->pool, RP_PRIORITY_NORMAL, work_run, work);
-	if (ret) {
-		atomic_fetch_sub(&work->submitted, 1);
-		atomic_fetch_sub(&work->queue, Q_ONE);
-		work_put(work);
-	}
+	if (ret)
+		submit_undo(work, Q_GEN(v));
 	return ret;
 }
 
@@ -136,7 +194,7 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 		 * finished as far as waiters are concerned. */
 		do {
 			n = Q_ENTRIES(v) - Q_DROPS(v);
-			nv = v + n;
+			nv = n ? q_cancel(v, n) : v;
 		} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
 		if (n) {
 			atomic_fetch_add_explicit(&work->pool->ndropped, n, memory_order_relaxed);

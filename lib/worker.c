@@ -165,7 +165,22 @@ static bool pop_batch(struct rp_worker *w, rp_fn **fn, void **arg)
 	return true;
 }
 
-/* pop_task() from the shared queues alone. */
+/*
+ * Normal work not of this worker's own: first what waits in stalled deques
+ * (their owners are blocked or parked: nobody else would take it before
+ * the shared queue runs dry), then a batch from the shared queue.
+ */
+static bool pop_normal(struct rp_worker *w, rp_fn **fn, void **arg)
+{
+	rp_pool *pool = w->pool;
+
+	if (rp_unlikely(atomic_load_explicit(&pool->nstalled, memory_order_relaxed)) &&
+	    rp__deque_steal_stalled(w, fn, arg))
+		return true;
+	return pop_batch(w, fn, arg) || rp__queue_pop(&pool->q[RP_PRIORITY_NORMAL], fn, arg);
+}
+
+/* pop_task() from the shared queues (and stalled deques) alone. */
 static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 {
 	rp_pool *pool = w->pool;
@@ -179,8 +194,8 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 		}
 	}
 	for (int p = 0; p < RP_NPRIO; p++) {
-		if (!(p == RP_PRIORITY_NORMAL && pop_batch(w, fn, arg)) &&
-		    !rp__queue_pop(&pool->q[p], fn, arg))
+		if (!(p == RP_PRIORITY_NORMAL ? pop_normal(w, fn, arg)
+					      : rp__queue_pop(&pool->q[p], fn, arg)))
 			continue;
 		for (int l = p + 1; l < RP_NPRIO; l++) {
 			if (rp__queue_len(&pool->q[l])) {
@@ -307,9 +322,13 @@ static void idle_push_locked(rp_pool *pool, struct rp_worker *w)
 	w->idle_prev = NULL;
 	if (pool->idle_top)
 		pool->idle_top->idle_prev = w;
+	else
+		pool->idle_bottom = w;
 	pool->idle_top = w;
 	w->on_idle = true;
 	atomic_fetch_add(&pool->nidle, 1);
+	if (atomic_load_explicit(&w->mon.attached, memory_order_relaxed))
+		atomic_fetch_add(&pool->reg.idle_monitors, 1);
 }
 
 static void idle_remove_locked(rp_pool *pool, struct rp_worker *w)
@@ -321,9 +340,13 @@ static void idle_remove_locked(rp_pool *pool, struct rp_worker *w)
 		pool->idle_top = w->idle_next;
 	if (w->idle_next)
 		w->idle_next->idle_prev = w->idle_prev;
+	else
+		pool->idle_bottom = w->idle_prev;
 	w->idle_next = w->idle_prev = NULL;
 	w->on_idle = false;
 	atomic_fetch_sub(&pool->nidle, 1);
+	if (atomic_load_explicit(&w->mon.attached, memory_order_relaxed))
+		atomic_fetch_sub(&pool->reg.idle_monitors, 1);
 }
 
 /* The most recently idle worker: LIFO keeps caches and stacks warm and lets
@@ -359,20 +382,11 @@ static void kick_finish(rp_pool *pool, struct rp_worker *w)
 
 static void *worker_main(void *arg);
 
-/* Fault injection for tests: fail thread creation once this many more have
- * succeeded (negative: never). */
-_Atomic int rp__fault_spawn_after = -1;
-
 static int create_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
-	int n = atomic_load_explicit(&rp__fault_spawn_after, memory_order_relaxed);
+	int err = rp__fault(RP_FAULT_THREAD);
 
-	if (rp_unlikely(n >= 0)) {
-		if (n == 0)
-			return EAGAIN;
-		atomic_fetch_sub(&rp__fault_spawn_after, 1);
-	}
-	return pthread_create(t, attr, fn, arg);
+	return err ? err : pthread_create(t, attr, fn, arg);
 }
 
 /* Take @w off pool->workers and out of nthreads (destroy waits for zero).
@@ -398,7 +412,10 @@ static void unlist_locked(rp_pool *pool, struct rp_worker *w)
  * releases another or scans.  The worker may not exist by the time
  * pthread_create() returns.
  * Context: pool->lock held on entry, released on return.
- * Return: 0, -EAGAIN (out of threads) or -ENOMEM; nothing changed on error.
+ * Return: 0, -EAGAIN (out of threads: the system's, or max_threads while a
+ * worker retires, so that a new one can be started in a moment), -EUSERS
+ * (max_threads workers, none leaving: one of them will take the work) or
+ * -ENOMEM; nothing changed on error.
  */
 static int spawn_unlock(rp_pool *pool, bool slot)
 {
@@ -410,12 +427,14 @@ static int spawn_unlock(rp_pool *pool, bool slot)
 
 	rp__assert_held(&pool->lock);
 	if (atomic_load(&pool->nthreads) >= pool->max_threads) {
+		ret = pool->nretiring ? -EAGAIN : -EUSERS;
 		pthread_mutex_unlock(&pool->lock);
-		return -EAGAIN;
+		return ret;
 	}
 	if (pool->nworkers == pool->workers_cap) {
 		size_t cap = pool->workers_cap ? 2 * pool->workers_cap : 16;
-		struct rp_worker **v = realloc(pool->workers, cap * sizeof(*v));
+		struct rp_worker **v = rp__realloc(RP_FAULT_ALLOC_WORKERS, pool->workers,
+						  cap * sizeof(*v));
 
 		if (!v) {
 			pthread_mutex_unlock(&pool->lock);
@@ -424,7 +443,7 @@ static int spawn_unlock(rp_pool *pool, bool slot)
 		pool->workers = v;
 		pool->workers_cap = cap;
 	}
-	w = calloc(1, sizeof(*w));
+	w = rp__calloc(RP_FAULT_ALLOC_WORKER, 1, sizeof(*w));
 	if (!w) {
 		pthread_mutex_unlock(&pool->lock);
 		return -ENOMEM;
@@ -476,24 +495,32 @@ static int spawn_unlock(rp_pool *pool, bool slot)
 
 int rp__spawn_idle(rp_pool *pool)
 {
+	int ret;
+
 	pthread_mutex_lock(&pool->lock);
-	return spawn_unlock(pool, false);
+	ret = spawn_unlock(pool, false);
+	return ret == -EUSERS ? -EAGAIN : ret;
 }
 
 /*
  * Work is waiting: make sure a worker will run it.  A spinning worker will;
  * else reserve a free slot and wake the most recently idle worker, or start
- * one.  With no free slot, the regulator watches for blocked workers.
+ * one.  With no free slot, the regulator watches for blocked workers.  If
+ * no worker can be started (the system is out of threads or memory), the
+ * regulator tries again until one can (rp__regulator_retry()): accepted
+ * work is never left without a worker to run it.
+ * Return: false if the work was left so, with no worker to run it for now.
  */
-void rp__release_worker(rp_pool *pool)
+bool rp__release_worker(rp_pool *pool)
 {
 	struct rp_worker *w;
+	int ret;
 
 	if (atomic_load(&pool->nspinning))
-		return;
+		return true;
 	if (!rp__slot_try_acquire(pool)) {
 		rp__regulator_kick(pool);
-		return;
+		return true;
 	}
 	pthread_mutex_lock(&pool->lock);
 	/* Look again: another releaser may have woken a worker since (wakers
@@ -504,14 +531,14 @@ void rp__release_worker(rp_pool *pool)
 	if (atomic_load(&pool->nspinning)) {
 		pthread_mutex_unlock(&pool->lock);
 		slot_return(pool); /* the spinner looks after its decrement: (b) */
-		return;
+		return true;
 	}
 	if (rp__queues_empty(pool)) {
 		pthread_mutex_unlock(&pool->lock);
 		/* A post since our look saw this slot taken and woke nobody:
 		 * give the slot back the way that looks at the queue after. */
 		rp__slot_release(pool);
-		return;
+		return true;
 	}
 	w = pool->stopping ? NULL : idle_pop_locked(pool);
 	if (w) {
@@ -521,18 +548,24 @@ void rp__release_worker(rp_pool *pool)
 		wake_locked(pool, w, RP_WAKE_WORK);
 		pthread_mutex_unlock(&pool->lock);
 		kick_finish(pool, w);
-		return;
+		return true;
 	}
 	if (pool->stopping) {
 		pthread_mutex_unlock(&pool->lock);
 		slot_return(pool);
-		return;
+		return true;
 	}
-	if (spawn_unlock(pool, true) == 0)
-		return;
-	/* Out of threads (max_threads, or the system's limit): the work stays
-	 * queued for the next worker that finishes a callback. */
+	ret = spawn_unlock(pool, true);
+	if (ret == 0)
+		return true;
 	slot_return(pool);
+	/* max_threads workers, none leaving: the work waits for the next one
+	 * to finish a callback. */
+	if (ret == -EUSERS)
+		return true;
+	/* Out of threads or memory for now: the regulator tries again. */
+	rp__regulator_retry(pool);
+	return false;
 }
 
 /*
@@ -631,10 +664,8 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 	if (rp_unlikely(!w->dq) &&
 	    atomic_load_explicit(&pool->ndq_taken, memory_order_relaxed) < pool->ndeques)
 		rp__deque_take(pool, w);
-	if (rp_unlikely(!atomic_load_explicit(&w->mon.attached, memory_order_relaxed)) &&
-	    atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) <
-		    atomic_load_explicit(&pool->reg.monitor_cap, memory_order_relaxed))
-		rp__monitor_attach(pool, w);
+	if (rp_unlikely(!atomic_load_explicit(&w->mon.attached, memory_order_relaxed)))
+		rp__monitor_claim(pool, w);
 	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
 	fn(arg);
 	if (rp_unlikely(w->block_depth)) {
@@ -644,6 +675,9 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 		rp__block_end(w);
 	}
 	w->cur_work = NULL;
+	/* Seen blocked meanwhile (regulator.c): runs again. */
+	if (w->dq && rp_unlikely(atomic_load_explicit(&w->dq->stalled, memory_order_relaxed)))
+		rp__deque_unstall(pool, w->dq);
 	for (;;) {
 		st = RP_W_RUN;
 		if (atomic_compare_exchange_strong(&w->state, &st, RP_W_SEEK))
@@ -866,11 +900,72 @@ static bool go_idle(struct rp_worker *w, bool holding)
 	return true;
 }
 
+/*
+ * A worker's thread is its own: a callback that calls pthread_exit() (or
+ * enables and acts on cancellation) ends it in the middle of run_task().
+ * The destructor of this key, which each worker sets to itself, then does
+ * what the rest of run_task() and worker_exit() would have: the callback
+ * counts as finished (for a work object, rp_work_wait() returns), the
+ * worker's slot goes to waiting work (a replacement starts), and the
+ * worker leaves the pool.  So the pool loses a thread, never a slot.
+ */
+static pthread_key_t exit_key;
+static bool exit_key_ok;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void worker_exit(struct rp_worker *w);
+
+static void worker_gone(void *p)
+{
+	struct rp_worker *w = p;
+	rp_pool *pool = w->pool;
+	bool holding = false;
+	int st;
+
+	if (w->cur_work)
+		rp__work_abandon(w->cur_work);
+	w->cur_work = NULL;
+	for (;;) {
+		st = atomic_load(&w->state);
+		if (st == RP_W_HINTED) {
+			/* Only the worker leaves HINTED. */
+			atomic_store(&w->state, RP_W_IDLE);
+			atomic_fetch_sub(&pool->nblocked, 1);
+			break;
+		}
+		/* RUN holds a slot; DETECTED gave it away (regulator.c). */
+		if (atomic_compare_exchange_strong(&w->state, &st, RP_W_IDLE)) {
+			if (st == RP_W_DETECTED)
+				atomic_fetch_sub(&pool->nblocked, 1);
+			holding = st == RP_W_RUN || st == RP_W_SEEK;
+			break;
+		}
+	}
+	w->block_depth = 0;
+	rp__deque_give(w);
+	pthread_mutex_lock(&pool->lock);
+	pool->nactive--;
+	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
+		pthread_cond_broadcast(&pool->quiesce);
+	pthread_mutex_unlock(&pool->lock);
+	if (holding)
+		rp__slot_release(pool);
+	worker_exit(w);
+}
+
+static void exit_key_init(void)
+{
+	exit_key_ok = pthread_key_create(&exit_key, worker_gone) == 0;
+}
+
 /* Leave the pool.  After the unlock below nothing may touch @pool: destroy
  * frees it once nthreads reaches zero. */
 static void worker_exit(struct rp_worker *w)
 {
 	rp_pool *pool = w->pool;
+
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, NULL);
 
 	/* Pairs with the release in kick_finish(). */
 	while (atomic_load_explicit(&w->kicks, memory_order_acquire))
@@ -898,6 +993,9 @@ static void *worker_main(void *arg)
 	char name[16];
 
 	rp__self = w;
+	pthread_once(&exit_once, exit_key_init);
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, w);
 	atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
 	snprintf(name, sizeof(name), "%s-%u", pool->name, w->id);
 	pthread_setname_np(pthread_self(), name);
@@ -912,6 +1010,53 @@ static void *worker_main(void *arg)
 	}
 	worker_exit(w);
 	return NULL;
+}
+
+/*
+ * Run the pool's queued work on the calling thread until none is left: for
+ * rp_pool_destroy(), when no worker can be started to run it (the system
+ * is out of threads or memory), so that destroy keeps its promise to run
+ * every accepted task instead of waiting for ever.  Meanwhile the caller
+ * is a worker of @pool: it holds a slot, its callbacks may block (hinted
+ * or not) and post, and rp__self names it.  It is not listed among the
+ * pool's workers (it has a thread already, and needs no allocation).
+ * Context: rp_pool_destroy(), pool->lock not held.
+ */
+void rp__help(rp_pool *pool)
+{
+	struct rp_worker helper, *w = &helper, *saved = rp__self;
+
+	if (!rp__slot_try_acquire(pool))
+		return;
+	memset(w, 0, sizeof(*w));
+	w->pool = pool;
+	w->spin_ns = RP_SPIN_MIN_NS;
+	w->scan_every = w->scan_countdown = 1;
+	atomic_init(&w->state, RP_W_SEEK);
+	atomic_init(&w->tid, (pid_t)syscall(SYS_gettid));
+	rp__monitor_init(&w->mon);
+	rp__monitor_thread_start(w);
+	pthread_mutex_lock(&pool->lock);
+	w->id = pool->next_id++;
+	pool->nactive++;
+	pthread_mutex_unlock(&pool->lock);
+
+	rp__self = w;
+	run_until_empty(w);
+	rp__self = saved;
+
+	if (w->spinning) {
+		w->spinning = false;
+		atomic_fetch_sub(&pool->nspinning, 1);
+	}
+	rp__deque_give(w);
+	atomic_store(&w->state, RP_W_IDLE);
+	pthread_mutex_lock(&pool->lock);
+	rp__monitor_detach(pool, w);
+	atomic_fetch_add(&pool->completed_retired, atomic_load(&w->completed));
+	pool->nactive--;
+	pthread_mutex_unlock(&pool->lock);
+	rp__slot_release(pool);
 }
 
 /*

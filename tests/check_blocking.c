@@ -138,9 +138,10 @@ static void check_admission(bool pipe)
 	struct burst b = { 0 };
 	struct rp_stats st;
 
-	atomic_store(&rp__fault_adm_pipe, !pipe);
+	if (!pipe)
+		rp__fault_set(RP_FAULT_PIPE, 0, -1, EMFILE, NULL, NULL);
 	b.pool = t_pool(2, 0, 0, 0);
-	atomic_store(&rp__fault_adm_pipe, false);
+	rp__fault_reset();
 	ck_assert_int_eq(b.pool->adm_fd[0] >= 0, pipe);
 	t_latch_init(&b.done, 16);
 	for (int i = 0; i < 16; i++)

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,8 +204,21 @@ START_TEST(test_rp_pool_create_einval)
 	memset(&o, 0, sizeof(o));
 	o.min_threads = RP_DEFAULT_MAX_THREADS + 1;
 	ck_assert_int_eq(rp_pool_create(&pool, &o), -EINVAL);
+	/* Concurrency is bounded (C + 4 wrapped for UINT_MAX; 100,000 cost
+	 * 402 MiB of deques at create). */
+	memset(&o, 0, sizeof(o));
+	o.concurrency = RP_CONCURRENCY_MAX + 1;
+	ck_assert_int_eq(rp_pool_create(&pool, &o), -EINVAL);
+	o.concurrency = UINT_MAX;
+	o.max_threads = UINT_MAX;
+	ck_assert_int_eq(rp_pool_create(&pool, &o), -EINVAL);
 	/* Nothing was written on failure. */
 	ck_assert_ptr_eq(pool, sentinel);
+	/* The largest is accepted. */
+	memset(&o, 0, sizeof(o));
+	o.concurrency = RP_CONCURRENCY_MAX;
+	ck_assert_int_eq(rp_pool_create(&pool, &o), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST
 
@@ -369,7 +383,9 @@ START_TEST(test_rp_post_lifo)
 		ck_assert_int_eq(rp_post(pool, record_tid, &p), 0);
 		t_event_wait(&p.done);
 		ck_assert_int_eq(atomic_load(&p.tid), l.tid[1]);
-		t_sleep_ms(2); /* past the spin: the worker parks again */
+		/* The worker parks again (a sleep past its spin is not enough
+		 * on a loaded machine). */
+		ck_assert(t_wait_until(idle_is, w4, 5000));
 	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
@@ -410,37 +426,6 @@ START_TEST(test_rp_pool_create_idle_retire)
 }
 END_TEST
 
-/* Context switches of every thread but the caller. */
-static unsigned long long others_switches(void)
-{
-	unsigned long long sum = 0;
-	int me = t_gettid();
-	struct dirent *d;
-	DIR *dir = opendir("/proc/self/task");
-
-	ck_assert_ptr_nonnull(dir);
-	while ((d = readdir(dir))) {
-		char path[300], line[128];
-		FILE *f;
-
-		if (d->d_name[0] == '.' || atoi(d->d_name) == me)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long long v;
-
-			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
-			    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
-				sum += v;
-		}
-		fclose(f);
-	}
-	closedir(dir);
-	return sum;
-}
 
 /* DESIGN rule 6: an idle pool causes no periodic wake-ups (workers parked,
  * regulator asleep). */
@@ -459,9 +444,9 @@ START_TEST(test_rp_pool_idle_no_wakeups)
 	t_event_set(&g.open);
 	ck_assert(t_wait_until(idle_is, a, 5000));
 	t_sleep_ms(100);
-	before = others_switches();
+	before = t_others_switches();
 	t_sleep_ms(500);
-	after = others_switches();
+	after = t_others_switches();
 	ck_assert_msg(after == before, "idle pool threads switched %llu times in 500 ms",
 		      after - before);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
@@ -531,10 +516,10 @@ START_TEST(test_rp_pool_create_spawn_failure)
 	rp_pool *sentinel = (rp_pool *)(uintptr_t)0x1234, *pool = sentinel;
 	struct rp_pool_opts o = { .concurrency = 2, .min_threads = 3 };
 
-	atomic_store(&rp__fault_spawn_after, 2);
+	rp__fault_set(RP_FAULT_THREAD, 2, -1, EAGAIN, NULL, NULL);
 	ck_assert_int_eq(rp_pool_create(&pool, &o), -EAGAIN);
 	ck_assert_ptr_eq(pool, sentinel);
-	atomic_store(&rp__fault_spawn_after, -1);
+	rp__fault_reset();
 }
 END_TEST
 
@@ -546,12 +531,71 @@ START_TEST(test_rp_post_spawn_failure)
 	_Atomic int n = 0;
 
 	ck_assert(t_wait_until(idle_is, a, 5000));
-	atomic_store(&rp__fault_spawn_after, 0);
+	rp__fault_set(RP_FAULT_THREAD, 0, -1, EAGAIN, NULL, NULL);
 	for (int i = 0; i < 1000; i++)
 		ck_assert_int_eq(rp_post(pool, count, &n), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	atomic_store(&rp__fault_spawn_after, -1);
+	rp__fault_reset();
 	ck_assert_int_eq(atomic_load(&n), 1000);
+}
+END_TEST
+
+/*
+ * A callback that ends its worker's thread (pthread_exit()): with C = 1 the
+ * pool must not lose its only slot.  The thread is replaced, later work
+ * runs, destroy returns.
+ */
+static void exit_thread(void *arg)
+{
+	atomic_fetch_add((_Atomic int *)arg, 1);
+	pthread_exit(NULL);
+}
+
+static void exit_hinted(void *arg)
+{
+	atomic_fetch_add((_Atomic int *)arg, 1);
+	rp_blocking_begin();
+	pthread_exit(NULL);
+}
+
+static bool count_is(void *arg)
+{
+	_Atomic int *n = ((void **)arg)[0];
+
+	return atomic_load(n) == (int)(uintptr_t)((void **)arg)[1];
+}
+
+static bool six_retired(void *arg)
+{
+	struct rp_stats st;
+
+	return rp_pool_stats(arg, &st) == 0 && st.threads_retired >= 6;
+}
+
+START_TEST(test_rp_post_callback_exits_thread)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	_Atomic int exited = 0, n = 0;
+	void *a[2] = { (void *)&n, (void *)(uintptr_t)10 };
+	struct rp_stats st;
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(rp_post(pool, exit_thread, &exited), 0);
+		ck_assert_int_eq(rp_post(pool, exit_hinted, &exited), 0);
+	}
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(rp_post(pool, count, &n), 0);
+	if (!t_wait_until(count_is, a, 10000)) {
+		t_dump(pool, "work after a callback that ended its thread never ran");
+		ck_abort();
+	}
+	ck_assert_int_eq(atomic_load(&exited), 6);
+	/* The threads finish leaving after their slots moved on. */
+	ck_assert(t_wait_until(six_retired, pool, 10000));
+	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+	ck_assert_uint_eq(st.running, 0);
+	ck_assert_uint_eq(st.blocked, 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST
 
@@ -564,7 +608,7 @@ START_TEST(test_rp_pool_ring_setup_failure)
 	if (!t_backend() || strcmp(t_backend(), "uring"))
 		return;
 	pool = t_pool(2, 0, 0, 0);
-	rp__uring_fail_setup(ENOMEM);
+	rp__fault_set(RP_FAULT_RING_SETUP, 0, -1, ENOMEM, NULL, NULL);
 	for (int i = 0; i < 200; i++) {
 		ck_assert_int_eq(rp_post(pool, count, &n), 0);
 		if (i % 10 == 0)
@@ -573,11 +617,12 @@ START_TEST(test_rp_pool_ring_setup_failure)
 	for (int i = 0; i < 5000 && atomic_load(&n) != 200; i++)
 		t_sleep_ms(1);
 	ck_assert_int_eq(atomic_load(&n), 200);
-	ck_assert(pool->bk.uring);
+	/* Out of memory is a budget, not a refusal: io_uring stays. */
+	ck_assert(atomic_load(&pool->bk.uring));
 	ck_assert_uint_eq(atomic_load(&pool->bk.rings), 0);
 	ck_assert_uint_eq(atomic_load(&pool->bk.kicks_ring), 0);
 	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_futex), 0);
-	rp__uring_fail_setup(0);
+	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST
@@ -592,9 +637,7 @@ static void check_outside_wakeups(bool force_sender)
 
 	rp__uring_force_sender_ring(force_sender);
 	pool = t_pool(2, 0, 0, 0);
-	ck_assert(pool->bk.uring);
-	if (force_sender)
-		ck_assert_ptr_nonnull(pool->bk.sender);
+	ck_assert(atomic_load(&pool->bk.uring));
 	for (int i = 0; i < 50; i++) {
 		ck_assert_int_eq(rp_post(pool, count, &n), 0);
 		for (int k = 0; k < 5000 && atomic_load(&n) != i + 1; k++)
@@ -603,6 +646,9 @@ static void check_outside_wakeups(bool force_sender)
 		t_sleep_ms(1); /* the worker parks on its ring again */
 	}
 	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_ring), 0);
+	/* Forced, the pool made its sender ring for this thread's kicks. */
+	if (force_sender)
+		ck_assert_ptr_nonnull(pool->bk.sender);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	rp__uring_force_sender_ring(false);
 }
@@ -653,6 +699,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_pool_create_max_threads);
 	tcase_add_test(tc, test_rp_pool_create_spawn_failure);
 	tcase_add_test(tc, test_rp_post_spawn_failure);
+	tcase_add_test(tc, test_rp_post_callback_exits_thread);
 	tcase_add_test(tc, test_rp_pool_ring_setup_failure);
 	tcase_add_test(tc, test_rp_post_outside_thread_wakeups);
 	suite_add_tcase(s, tc);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/futex.h>
@@ -1027,6 +1028,112 @@ START_TEST(test_rp_post_posters_and_callbacks)
 }
 END_TEST
 
+/*
+ * Defect E: a closed loop like a server's.  64 connections, each with one
+ * request in flight, posted from outside (a client thread) when the last
+ * one completes; each request spins 5 us, then sleeps 200 us without a
+ * hint, so workers keep being detected blocked and yielding their slots.
+ * No task may wait behind an unbounded amount of later work: when a task
+ * starts, the tasks started before it number at most its place in posting
+ * order plus a bound.  Before, the unstarted rest of a batch left in a
+ * deque its worker gave back waited for as long as posting went on (3 to
+ * 9.5 s in bursts), because nobody steals while the shared queue has work.
+ */
+#define LOOP_CONNS 64
+#define LOOP_MS 2000u
+#define LOOP_BOUND 300
+
+struct loop;
+struct loop_req {
+	struct loop *l;
+	unsigned conn;
+	unsigned long seq;             /* place in posting order */
+};
+
+struct loop {
+	rp_pool *pool;
+	unsigned long posted;          /* the client's */
+	_Atomic unsigned long started;
+	_Atomic long worst;            /* most later-posted tasks started before one */
+	_Atomic unsigned long worst_seq;
+	_Atomic uint32_t done;         /* futex word: completions */
+	_Atomic bool busy[LOOP_CONNS];
+	struct loop_req req[LOOP_CONNS];
+};
+
+static void loop_task(void *arg)
+{
+	struct loop_req *r = arg;
+	struct loop *l = r->l;
+	long over = (long)atomic_fetch_add(&l->started, 1) - (long)r->seq;
+	long worst = atomic_load(&l->worst);
+	struct timespec ts = { 0, 200000 };
+
+	while (over > worst && !atomic_compare_exchange_weak(&l->worst, &worst, over))
+		;
+	if (over >= worst)
+		atomic_store(&l->worst_seq, r->seq);
+	t_busy_us(5);
+	nanosleep(&ts, NULL);
+	atomic_store(&l->busy[r->conn], false);
+	atomic_fetch_add(&l->done, 1);
+	syscall(SYS_futex, &l->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static bool loop_idle(void *arg)
+{
+	struct loop *l = arg;
+
+	for (int c = 0; c < LOOP_CONNS; c++)
+		if (atomic_load(&l->busy[c]))
+			return false;
+	return true;
+}
+
+static void check_closed_loop(void)
+{
+	static struct loop l;
+	uint64_t end;
+
+	memset(&l, 0, sizeof(l));
+	l.pool = t_pool(2, 0, 0, 0);
+	end = t_now_ns() + LOOP_MS * 1000000ull;
+	while (t_now_ns() < end) {
+		uint32_t done = atomic_load(&l.done);
+		int posted = 0;
+
+		for (unsigned c = 0; c < LOOP_CONNS; c++) {
+			if (atomic_load(&l.busy[c]))
+				continue;
+			atomic_store(&l.busy[c], true);
+			l.req[c] = (struct loop_req){ &l, c, l.posted++ };
+			ck_assert_int_eq(rp_post(l.pool, loop_task, &l.req[c]), 0);
+			posted++;
+		}
+		if (!posted) {
+			struct timespec ts = { 0, 1000000 };
+
+			syscall(SYS_futex, &l.done, FUTEX_WAIT_PRIVATE, done, &ts, NULL, 0);
+		}
+	}
+	if (!t_wait_until(loop_idle, &l, T_LONG_MS)) {
+		t_dump(l.pool, "the loop's last requests never ran");
+		ck_abort();
+	}
+	printf("closed loop: %lu requests, worst: %ld later requests started first (request %lu)\n",
+	       l.posted, atomic_load(&l.worst), atomic_load(&l.worst_seq));
+	ck_assert_msg(atomic_load(&l.worst) <= LOOP_BOUND,
+		      "request %lu started after %ld requests posted later (bound %d; %lu in all)",
+		      atomic_load(&l.worst_seq), atomic_load(&l.worst), LOOP_BOUND, l.posted);
+	ck_assert_int_eq(rp_pool_destroy(l.pool), 0);
+}
+
+START_TEST(test_rp_post_closed_loop_bounded_wait)
+{
+	check_closed_loop();
+}
+END_TEST
+
 /* ------------------------------------------------------------------ suite */
 
 static Suite *make_suite(void)
@@ -1073,6 +1180,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_rp_post_many_posters);
 	tcase_add_test(tc, test_rp_post_posters_and_callbacks);
+	tcase_add_test(tc, test_rp_post_closed_loop_bounded_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }

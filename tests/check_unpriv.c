@@ -77,7 +77,7 @@ START_TEST(test_unpriv_tree_hinted)
 		unsigned rings = atomic_load(&pool->bk.rings);
 		unsigned want = pool->bk.ring_budget < 4 ? pool->bk.ring_budget : 4;
 
-		ck_assert(pool->bk.uring);
+		ck_assert(atomic_load(&pool->bk.uring));
 		/* 64 KiB holds eight 8 KiB rings; perf monitors must not eat
 		 * the room (they share the user's locked_vm, see monitor.c). */
 		ck_assert_uint_ge(rings, want);
@@ -122,6 +122,70 @@ START_TEST(test_unpriv_wakeups_use_rings)
 }
 END_TEST
 
+static void spin_done(void *arg)
+{
+	t_spin_us(100);
+	t_latch_done(arg);
+}
+
+/* Work for every slot, then time for the workers to park (and take their
+ * rings, which they do as they park). */
+static void exercise(rp_pool *pool)
+{
+	struct t_latch l;
+
+	t_latch_init(&l, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(rp_post(pool, spin_done, &l), 0);
+	t_latch_wait(&l);
+	t_sleep_ms(5);
+}
+
+static bool has_rings(void *arg)
+{
+	rp_pool *pool = arg;
+
+	exercise(pool);
+	return atomic_load(&pool->bk.rings) > 0;
+}
+
+/*
+ * Defect C: "rings come first" for pools created one after another.  The
+ * kernel gives a closed ring's locked memory back asynchronously, so a
+ * ring set up just after a destroy may fail with ENOMEM; that is a budget
+ * that comes back, not io_uring missing.  As a user of its own (the limit
+ * is per user) with 64 KiB of RLIMIT_MEMLOCK, create, use and destroy
+ * pools back to back: the last one still serves on io_uring with rings,
+ * and its perf monitors left the rings their room.
+ */
+START_TEST(test_unpriv_pools_back_to_back)
+{
+	rp_pool *pool;
+	unsigned rings;
+
+	if (strcmp(t_backend(), "uring"))
+		return;
+	ck_assert_msg(t_drop_privileges_to(300000 + (unsigned)getpid() % 100000),
+		      "could not drop privileges");
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(rp_pool_create(&pool, NULL), 0);
+		ck_assert_msg(pool->ops == &rp__backend_uring, "pool %d fell back to %s", i,
+			      pool->ops->name);
+		exercise(pool);
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	}
+	ck_assert_int_eq(rp_pool_create(&pool, NULL), 0);
+	ck_assert_msg(pool->ops == &rp__backend_uring, "the last pool fell back to %s",
+		      pool->ops->name);
+	/* 64 KiB holds eight rings, or rings and monitors for no pool. */
+	ck_assert(!pool->reg.perf_ok);
+	ck_assert_msg(t_wait_until(has_rings, pool, 5000), "no ring after 5 s");
+	rings = atomic_load(&pool->bk.rings);
+	ck_assert_uint_le(rings, pool->bk.ring_budget);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 Suite *make_suite(void);
 Suite *make_suite(void)
 {
@@ -132,6 +196,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_unpriv_tree_hinted);
 	tcase_add_test(tc, test_unpriv_tree_unhinted);
 	tcase_add_test(tc, test_unpriv_wakeups_use_rings);
+	tcase_add_test(tc, test_unpriv_pools_back_to_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/internal.h"
+
 /* Generous: the machines are 2-core and noisy. */
 #define T_LONG_MS 60000u
 
@@ -675,6 +677,130 @@ START_TEST(test_rp_work_submit_overflow)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ faults */
+
+/*
+ * Defect B: a submission whose post fails (out of memory for a queue
+ * block) while a cancel marks the queue.  The fault site's hook runs inside
+ * the failing allocation, so the interleaving is forced, not hoped for:
+ * the cancel sees the failing submission's entry counted, and, with
+ * @resubmit, more submissions land before that entry is taken back.
+ * Every count must stay exact: the cancelled entries never run, every
+ * later submission runs once, waits wait for exactly those, and the
+ * pool's queued count is right throughout.
+ */
+struct undo_race {
+	rp_work *w;
+	unsigned resubmit;
+	_Atomic int wait_ret, submit_bad;
+};
+
+static void cancel_hook(void *arg)
+{
+	struct undo_race *r = arg;
+
+	atomic_store(&r->wait_ret, rp_work_wait(r->w, true));
+	for (unsigned i = 0; i < r->resubmit; i++)
+		if (rp_work_submit(r->w))
+			atomic_fetch_add(&r->submit_bad, 1);
+}
+
+static void check_submit_undo(unsigned resubmit, bool cancel)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	struct undo_race r = { .resubmit = resubmit, .wait_ret = 1 };
+	struct cnt c = { 0 };
+	struct t_blocker b;
+	unsigned ok = 0;
+	int ret = 0;
+
+	ck_assert_int_eq(rp_work_create(&r.w, pool, cnt_fn, &c), 0);
+	t_blocker_start(pool, &b);
+	/* The next queue block the shared queue needs fails once. */
+	rp__fault_set(RP_FAULT_ALLOC_QBLOCK, 0, 1, ENOMEM, cancel ? cancel_hook : NULL, &r);
+	for (unsigned i = 0; i < 2 * RP_QBLOCK_SLOTS && !(ret = rp_work_submit(r.w)); i++)
+		ok++;
+	rp__fault_reset();
+	ck_assert_int_eq(ret, -ENOMEM);
+	ck_assert_int_eq(atomic_load(&r.submit_bad), 0);
+	if (cancel) {
+		ck_assert_int_eq(atomic_load(&r.wait_ret), 0);
+		/* Only the hook's submissions wait; the blocker runs. */
+		ck_assert_uint_eq(stats(pool).queued, resubmit);
+	} else {
+		ck_assert_uint_eq(stats(pool).queued, ok);
+	}
+	/* Ten more, then let everything run. */
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(rp_work_submit(r.w), 0);
+	t_event_set(&b.release);
+	ck_assert_int_eq(rp_work_wait(r.w, false), 0);
+	ck_assert_uint_eq(c.n, (cancel ? resubmit : ok) + 10);
+	ck_assert_uint_eq(stats(pool).queued, 0);
+	/* And the object still counts right. */
+	ck_assert_int_eq(rp_work_submit(r.w), 0);
+	ck_assert_int_eq(rp_work_wait(r.w, false), 0);
+	ck_assert_uint_eq(c.n, (cancel ? resubmit : ok) + 11);
+	ck_assert_int_eq(rp_work_close(r.w), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_uint_eq(c.n, (cancel ? resubmit : ok) + 11);
+}
+
+START_TEST(test_rp_work_submit_fails_alone)
+{
+	check_submit_undo(0, false);
+}
+END_TEST
+
+START_TEST(test_rp_work_submit_fails_under_cancel)
+{
+	check_submit_undo(0, true);
+}
+END_TEST
+
+START_TEST(test_rp_work_submit_fails_under_cancel_and_submits)
+{
+	check_submit_undo(3, true);
+}
+END_TEST
+
+/* A callback that ends its thread: the pool loses the thread, not the
+ * slot, and the work object counts the callback finished. */
+static void exit_fn(void *arg)
+{
+	atomic_fetch_add((_Atomic unsigned long *)arg, 1);
+	pthread_exit(NULL);
+}
+
+static bool three_retired(void *arg)
+{
+	struct rp_stats st;
+
+	return rp_pool_stats(arg, &st) == 0 && st.threads_retired >= 3;
+}
+
+START_TEST(test_rp_work_wait_callback_exits_thread)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	_Atomic unsigned long n = 0;
+	struct cnt c = { 0 };
+	rp_work *w;
+
+	ck_assert_int_eq(rp_work_create(&w, pool, exit_fn, (void *)&n), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rp_work_submit(w), 0);
+	ck_assert_int_eq(rp_work_wait(w, false), 0);
+	ck_assert_uint_eq(atomic_load(&n), 3);
+	ck_assert_int_eq(rp_work_close(w), 0);
+	/* The only slot is free again. */
+	ck_assert_int_eq(rp_post(pool, cnt_fn, &c), 0);
+	cnt_wait(&c, 1);
+	/* The threads finish leaving after their slots moved on. */
+	ck_assert(t_wait_until(three_retired, pool, T_LONG_MS));
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ concurrency */
 
 /* Pool concurrency 1: callback A submits B and waits for it: it completes.
@@ -920,6 +1046,14 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_rp_work_wait_nested_chain);
 	tcase_add_test(tc, test_rp_work_submit_overflow);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_rp_work_submit_fails_alone);
+	tcase_add_test(tc, test_rp_work_submit_fails_under_cancel);
+	tcase_add_test(tc, test_rp_work_submit_fails_under_cancel_and_submits);
+	tcase_add_test(tc, test_rp_work_wait_callback_exits_thread);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency");

@@ -3,8 +3,14 @@
 
 #include "helpers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/io_uring.h>
@@ -214,7 +220,7 @@ void t_blocker_start(rp_pool *pool, struct t_blocker *b)
 	t_event_wait(&b->started);
 }
 
-bool t_drop_privileges(void)
+bool t_drop_privileges_to(unsigned uid)
 {
 	struct rlimit ml = { 64 * 1024, 64 * 1024 }, nf = { 1024, 1024 };
 
@@ -222,11 +228,135 @@ bool t_drop_privileges(void)
 		return false;
 	if (geteuid() != 0)
 		return true;
-	/* The same as `setpriv --reuid=65534 --regid=65534 --clear-groups`:
+	/* The same as `setpriv --reuid=UID --regid=UID --clear-groups`:
 	 * done in-process so the forked test keeps its Check channel. */
-	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
 		return false;
-	return geteuid() == 65534;
+	return geteuid() == uid;
+}
+
+bool t_drop_privileges(void)
+{
+	return t_drop_privileges_to(65534);
+}
+
+void t_dump(rp_pool *pool, const char *why)
+{
+	struct rp_stats st;
+
+	if (rp_pool_stats(pool, &st)) {
+		fprintf(stderr, "%s (no stats)\n", why);
+		return;
+	}
+	fprintf(stderr,
+		"%s: concurrency %u threads %u idle %u running %u blocked %u queued %llu "
+		"completed %llu created %llu retired %llu hinted %llu detected %llu\n",
+		why, st.concurrency, st.threads, st.idle, st.running, st.blocked, st.queued,
+		st.completed, st.threads_created, st.threads_retired, st.blocks_hinted,
+		st.blocks_detected);
+}
+
+unsigned long long t_others_switches(void)
+{
+	unsigned long long sum = 0;
+	int me = t_gettid();
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+
+	ck_assert_ptr_nonnull(dir);
+	while ((d = readdir(dir))) {
+		char path[300], line[128];
+		FILE *f;
+
+		if (d->d_name[0] == '.' || atoi(d->d_name) == me)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+				sum += v;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
+unsigned long long t_others_cpu_ms(void)
+{
+	unsigned long long sum = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	int me = t_gettid();
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/task");
+
+	ck_assert_ptr_nonnull(dir);
+	while ((d = readdir(dir))) {
+		char path[300], buf[1024], *p;
+		unsigned long long ut, st;
+		FILE *f;
+
+		if (d->d_name[0] == '.' || atoi(d->d_name) == me)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		/* "tid (comm) state ..." utime and stime are fields 14 and
+		 * 15; comm may hold spaces. */
+		if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			   &st) == 2)
+			sum += ut + st;
+		fclose(f);
+	}
+	closedir(dir);
+	return hz > 0 ? sum * 1000 / (unsigned long long)hz : sum * 10;
+}
+
+#if defined(__x86_64__)
+#define T_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define T_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+bool t_seccomp_refuse(const long *nrs, int n, int err, bool tsync)
+{
+#ifdef T_AUDIT_ARCH
+	struct sock_filter f[4 + 2 * 8 + 1];
+	struct sock_fprog prog;
+	int k = 0;
+
+	if (n > 8)
+		return false;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, T_AUDIT_ARCH, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (int i = 0; i < n; i++) {
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i],
+						      0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+						      SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA));
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)k;
+	prog.filter = f;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return false;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0,
+		       &prog) == 0;
+#else
+	(void)nrs, (void)n, (void)err, (void)tsync;
+	return false;
+#endif
 }
 
 int t_gettid(void)

@@ -80,6 +80,28 @@ void t_blocker_start(rp_pool *pool, struct t_blocker *b);
  * test.  Return: true if the limits are in force.
  */
 bool t_drop_privileges(void);
+/* The same, as user and group @uid: a user of its own, whose locked-memory
+ * budget (per user) no other test shares. */
+bool t_drop_privileges_to(unsigned uid);
+
+/* Print @pool's counters to stderr with @why: what a test says before it
+ * fails on a pool that stopped making progress. */
+void t_dump(rp_pool *pool, const char *why);
+
+/* Context switches so far of every thread of the process but the caller:
+ * unchanged over a while means nobody else woke up. */
+unsigned long long t_others_switches(void);
+/* CPU time (user + system) so far of every thread but the caller, in ms
+ * (the kernel counts it in clock ticks). */
+unsigned long long t_others_cpu_ms(void);
+
+/*
+ * Install a seccomp filter that makes the system calls @nrs[0..@n) fail
+ * with @err, as a container profile would; with @tsync, for every thread
+ * of the process (else for the caller and the threads it creates from now
+ * on).  Call inside a forked test.  Return: true if installed.
+ */
+bool t_seccomp_refuse(const long *nrs, int n, int err, bool tsync);
 
 /* The calling thread's kernel id. */
 int t_gettid(void);
