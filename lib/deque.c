@@ -17,13 +17,21 @@
  *
  * A deque whose owner does not run is *stalled*: its owner is blocked in a
  * callback (hinted, or detected), or parked after yielding its slot with
- * entries left (the rest of a batch, or its callbacks' posts).  Its entries
- * go before the shared queue's normal work (rp__deque_steal_stalled()):
- * otherwise, while posts from outside keep the shared queue from ever
- * emptying, nobody would steal them, and they would wait for as long as
- * the posts go on (issue 10: 3-9.5 s in a closed loop of blocking tasks).
- * A free deque with entries is left to thieves: the next worker takes an
- * empty one, so its own newer posts never bury the old entries.
+ * entries left.  What waits in it is then of two kinds.  The owner's own
+ * posts, the children of its callbacks, are its subtree: they are stolen
+ * the ordinary way, once the shared queue is empty, so a tree is walked
+ * depth first (taking them first made W4's walk breadth first: 515
+ * threads blocked at once instead of 137, twice the makespan).  But the
+ * rest of a batch the owner took from the shared queue (below batch_end)
+ * is shared-queue work that must not lose its place in line: while posts
+ * from outside keep the shared queue busy, nobody would ever steal it
+ * (issue 10: requests waited 3-9.5 s in a closed loop of blocking tasks).
+ * So the batch entries of stalled deques go before the shared queue's
+ * normal work (rp__deque_steal_stalled(), the deque stalled longest
+ * first), and a deque given back by a worker that parks counts as batch
+ * whole: nobody comes back for its entries.  A free deque with entries is
+ * left to thieves: the next worker takes an empty one, so its own newer
+ * posts never bury the old entries.
  *
  * Memory orders follow Lê, Pop, Cohen and Zappa Nardelli, "Correct and
  * efficient work-stealing for weak memory models" (PPoPP 2013).
@@ -45,6 +53,8 @@ int rp__deques_init(rp_pool *pool)
 		atomic_init(&d->bottom, 0);
 		atomic_init(&d->owner, NULL);
 		atomic_init(&d->stalled, false);
+		atomic_init(&d->stalled_ns, 0);
+		atomic_init(&d->batch_end, 0);
 		for (unsigned k = 0; k < RP_DEQUE_SIZE; k++) {
 			atomic_init(&d->slot[k].fn, NULL);
 			atomic_init(&d->slot[k].arg, NULL);
@@ -65,13 +75,24 @@ static bool deque_empty(struct rp_deque *d)
 	       atomic_load_explicit(&d->bottom, memory_order_acquire);
 }
 
-/* Mark @d stalled if it has entries: its owner does not run.
+/* Does @d hold batch entries (shared-queue work, or orphans)? */
+static bool has_batch(struct rp_deque *d)
+{
+	return atomic_load_explicit(&d->top, memory_order_acquire) <
+	       atomic_load_explicit(&d->batch_end, memory_order_relaxed);
+}
+
+/* Mark @d stalled, its owner not running, if it holds batch entries.
  * Context: any thread. */
 void rp__deque_stall(rp_pool *pool, struct rp_deque *d)
 {
-	if (!deque_empty(d) && !atomic_load_explicit(&d->stalled, memory_order_relaxed) &&
-	    !atomic_exchange(&d->stalled, true))
+	if (has_batch(d) && !atomic_load_explicit(&d->stalled, memory_order_relaxed) &&
+	    !atomic_exchange(&d->stalled, true)) {
+		/* A thief may read the time of an earlier stall first: the
+		 * order among stalled deques is only a little off. */
+		atomic_store_explicit(&d->stalled_ns, rp__now_ns(), memory_order_relaxed);
 		atomic_fetch_add(&pool->nstalled, 1);
+	}
 }
 
 /* Its owner runs again, or nothing is left in it.  Context: any thread. */
@@ -122,15 +143,17 @@ void rp__deque_take(rp_pool *pool, struct rp_worker *w)
 		}
 		atomic_fetch_add_explicit(&pool->ndq_taken, 1, memory_order_relaxed);
 		w->dq = d;
-		w->batch_end = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+		atomic_store_explicit(&d->batch_end, atomic_load_explicit(&d->bottom,
+									  memory_order_relaxed),
+				      memory_order_relaxed);
 		return;
 	}
 }
 
 /*
  * Give @w's deque back.  Entries left in it (a worker yielding its slot)
- * stay counted in nlocal, and the deque is stalled first, so that the
- * other workers take them before fresh work.
+ * stay counted in nlocal, and are orphans now: the deque is stalled whole,
+ * so that the other workers take them before fresh work.
  * Context: worker @w, about to park.
  */
 void rp__deque_give(struct rp_worker *w)
@@ -139,6 +162,8 @@ void rp__deque_give(struct rp_worker *w)
 
 	if (!d)
 		return;
+	atomic_store_explicit(&d->batch_end, atomic_load_explicit(&d->bottom, memory_order_relaxed),
+			      memory_order_relaxed);
 	rp__deque_stall(w->pool, d);
 	atomic_fetch_sub_explicit(&w->pool->ndq_taken, 1, memory_order_relaxed);
 	/* Pairs with the CAS in rp__deque_take(): the next owner sees our
@@ -188,17 +213,18 @@ void rp__deque_push_many(struct rp_worker *w, rp_fn **fn, void **arg, unsigned n
 	}
 	/* As in rp__deque_push(). */
 	atomic_store_explicit(&d->bottom, b, memory_order_release);
-	w->batch_end = b;
+	atomic_store_explicit(&d->batch_end, b, memory_order_relaxed);
 }
 
 /*
  * Is the entry rp__deque_pop() would return next one of a batch from the
- * shared queue (below w->batch_end), rather than a post of @w's callbacks?
+ * shared queue (below batch_end), rather than a post of @w's callbacks?
  * Context: worker @w, holding a deque.
  */
 bool rp__deque_batch_next(const struct rp_worker *w)
 {
-	return atomic_load_explicit(&w->dq->bottom, memory_order_relaxed) <= w->batch_end;
+	return atomic_load_explicit(&w->dq->bottom, memory_order_relaxed) <=
+	       atomic_load_explicit(&w->dq->batch_end, memory_order_relaxed);
 }
 
 /* Free entries in @w's deque (0 without one).  Context: worker @w. */
@@ -241,8 +267,9 @@ bool rp__deque_pop(struct rp_worker *w, rp_fn **fn, void **arg)
 							     memory_order_relaxed);
 		atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
 	}
-	if (b < w->batch_end)	/* a batch entry went, or was stolen */
-		w->batch_end = b;
+	/* A batch entry went, or was stolen. */
+	if (b < atomic_load_explicit(&d->batch_end, memory_order_relaxed))
+		atomic_store_explicit(&d->batch_end, b, memory_order_relaxed);
 	if (ok)
 		atomic_fetch_sub(&w->pool->nlocal, 1);
 	return ok;
@@ -270,24 +297,39 @@ static bool steal(rp_pool *pool, struct rp_deque *d, rp_fn **fn, void **arg)
 }
 
 /*
- * Steal from the stalled deques (whose owners do not run), oldest entry
- * first; unstall the ones found empty.  Context: worker @w, holding a slot.
+ * Steal a batch entry from the deque stalled longest; unstall the ones
+ * that have none left.  Context: worker @w, holding a slot.
  */
 bool rp__deque_steal_stalled(struct rp_worker *w, rp_fn **fn, void **arg)
 {
 	rp_pool *pool = w->pool;
 
-	for (unsigned i = 0; i < pool->ndeques; i++) {
-		struct rp_deque *d = &pool->deques[(w->id + 1 + i) % pool->ndeques];
+	for (;;) {
+		struct rp_deque *oldest = NULL;
+		uint64_t since = UINT64_MAX;
 
-		if (!atomic_load_explicit(&d->stalled, memory_order_relaxed))
-			continue;
-		if (steal(pool, d, fn, arg))
-			return true;
-		if (deque_empty(d))
-			rp__deque_unstall(pool, d);
+		for (unsigned i = 0; i < pool->ndeques; i++) {
+			struct rp_deque *d = &pool->deques[i];
+			uint64_t t;
+
+			if (!atomic_load_explicit(&d->stalled, memory_order_relaxed))
+				continue;
+			t = atomic_load_explicit(&d->stalled_ns, memory_order_relaxed);
+			if (t <= since) {
+				since = t;
+				oldest = d;
+			}
+		}
+		if (!oldest)
+			return false;
+		if (has_batch(oldest)) {
+			if (steal(pool, oldest, fn, arg))
+				return true;
+			if (has_batch(oldest))
+				return false; /* lost a race for its top entry */
+		}
+		rp__deque_unstall(pool, oldest);
 	}
-	return false;
 }
 
 /*

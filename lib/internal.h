@@ -50,6 +50,7 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_DEFAULT_IDLE_TIMEOUT_MS 10000u
 #define RP_RING_EXTRA 4u        /* rings beyond C: the hot workers */
 #define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C */
+#define RP_MONITOR_IDLE_US 10000u /* a monitor is taken from a worker parked this long */
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
 #define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
 #define RP_WARM_PERIOD_US 250u     /* ... and for a while after any block was seen */
@@ -104,6 +105,10 @@ struct rp_deque {
 	rp_aligned _Atomic int64_t top;       /* A: thieves CAS it */
 	_Atomic(struct rp_worker *) owner;    /* A: NULL when free */
 	_Atomic bool stalled;                 /* A: its owner does not run (deque.c) */
+	_Atomic uint64_t stalled_ns;          /* A: since when (CLOCK_MONOTONIC) */
+	_Atomic int64_t batch_end;            /* A, written by the owner: entries below
+	                                       * this index are shared-queue work
+	                                       * (a batch), or orphans once given back */
 	rp_aligned _Atomic int64_t bottom;    /* A: written by the owner only */
 	struct rp_dslot slot[RP_DEQUE_SIZE];  /* written by the owner only */
 };
@@ -190,6 +195,7 @@ struct rp_worker {
 	struct rp_worker *idle_next;   /* L: LIFO idle stack links */
 	struct rp_worker *idle_prev;   /* L */
 	bool on_idle;                  /* L */
+	uint64_t parked_ns;            /* L: when it joined the idle stack */
 	struct rp_worker *adm_next;    /* L: admission FIFO link */
 	size_t index;                  /* L: slot in pool->workers */
 	bool retiring;                 /* L */
@@ -202,8 +208,6 @@ struct rp_worker {
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
 	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
 	struct rp_deque *dq;           /* W: own run queue (deque.c), or NULL */
-	int64_t batch_end;             /* W: dq entries below this index came in a
-	                                *    batch from the shared queue (deque.c) */
 	unsigned scan_every;           /* W: task boundaries between scan looks (worker.c) */
 	unsigned scan_countdown;       /* W */
 	uint64_t scan_last;            /* W: time of the last look */
@@ -236,6 +240,8 @@ struct rp_regulator {
 	_Atomic unsigned monitors;     /* A: perf monitors held */
 	_Atomic unsigned idle_monitors; /* A, changed under pool->lock: held by workers
 	                                *    on the idle stack */
+	_Atomic uint64_t claim_after;  /* A: no parked worker's monitor may be taken
+	                                *    before this time (monitor.c) */
 	_Atomic unsigned monitor_cap;  /* A: most monitors at once: C + extra, or what fit */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */

@@ -230,32 +230,55 @@ static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m);
 
 /*
  * A worker about to run a task has no perf monitor: give it one if the
- * budget has room, else take one from a parked worker, the one deepest in
- * the idle stack (the least likely to run again).  Monitors thus follow
- * the running workers: with LIFO wake-ups the workers at the bottom of the
- * stack stay parked, holding their monitors until they retire, while the
- * ones that run would otherwise fall back to /proc sampling, which sees no
- * block shorter than two sample periods.  Context: the worker thread.
+ * budget has room, else take one from a worker parked for at least
+ * RP_MONITOR_IDLE_US, the one deepest in the idle stack (the least likely
+ * to run again).  Monitors thus follow the running workers: with LIFO
+ * wake-ups the workers at the bottom of the stack stay parked, holding
+ * their monitors until they retire, while the ones that run would
+ * otherwise fall back to /proc sampling, which sees no block shorter than
+ * two sample periods.  Not from a worker parked a moment ago: where many
+ * workers park and wake in turn (a tree of tasks waiting for their
+ * children), monitors would change hands at every wake-up, each time for
+ * a perf_event_open() and an mmap() under the pool's lock.
+ * Context: the worker thread.
  */
 void rp__monitor_claim(rp_pool *pool, struct rp_worker *w)
 {
+	const uint64_t idle_ns = RP_MONITOR_IDLE_US * 1000ull;
+	bool freed = false;
+	uint64_t now;
+
 	if (!pool->reg.perf_ok)
 		return;
-	if (atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) >=
+	if (atomic_load_explicit(&pool->reg.monitors, memory_order_relaxed) <
 	    atomic_load_explicit(&pool->reg.monitor_cap, memory_order_relaxed)) {
-		if (!atomic_load_explicit(&pool->reg.idle_monitors, memory_order_relaxed))
-			return;
-		pthread_mutex_lock(&pool->lock);
-		for (struct rp_worker *v = pool->idle_bottom; v; v = v->idle_prev) {
-			if (v->mon.perf_map) {
-				perf_detach_locked(pool, &v->mon);
-				atomic_fetch_sub(&pool->reg.idle_monitors, 1);
-				break;
-			}
-		}
-		pthread_mutex_unlock(&pool->lock);
+		rp__monitor_attach(pool, w);
+		return;
 	}
-	rp__monitor_attach(pool, w);
+	if (!atomic_load_explicit(&pool->reg.idle_monitors, memory_order_relaxed))
+		return;
+	now = rp__now_ns();
+	if (now < atomic_load_explicit(&pool->reg.claim_after, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&pool->lock);
+	/* The stack is in parking order: the first worker from the bottom
+	 * that parked too recently is followed only by later ones. */
+	for (struct rp_worker *v = pool->idle_bottom; v; v = v->idle_prev) {
+		if (now - v->parked_ns < idle_ns) {
+			atomic_store_explicit(&pool->reg.claim_after, v->parked_ns + idle_ns,
+					      memory_order_relaxed);
+			break;
+		}
+		if (v->mon.perf_map) {
+			perf_detach_locked(pool, &v->mon);
+			atomic_fetch_sub(&pool->reg.idle_monitors, 1);
+			freed = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (freed)
+		rp__monitor_attach(pool, w);
 }
 
 static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)

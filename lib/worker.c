@@ -166,9 +166,10 @@ static bool pop_batch(struct rp_worker *w, rp_fn **fn, void **arg)
 }
 
 /*
- * Normal work not of this worker's own: first what waits in stalled deques
- * (their owners are blocked or parked: nobody else would take it before
- * the shared queue runs dry), then a batch from the shared queue.
+ * Normal work not of this worker's own: first the shared-queue work left in
+ * stalled deques (their owners blocked or parked: deque.c), which came
+ * before anything still in the shared queue, then a batch from the shared
+ * queue.
  */
 static bool pop_normal(struct rp_worker *w, rp_fn **fn, void **arg)
 {
@@ -315,9 +316,10 @@ void rp__slot_release(rp_pool *pool)
 
 /* ------------------------------------------------------------------ idle stack */
 
-static void idle_push_locked(rp_pool *pool, struct rp_worker *w)
+static void idle_push_locked(rp_pool *pool, struct rp_worker *w, uint64_t now)
 {
 	rp__assert_held(&pool->lock);
+	w->parked_ns = now;
 	w->idle_next = pool->idle_top;
 	w->idle_prev = NULL;
 	if (pool->idle_top)
@@ -839,7 +841,7 @@ static bool go_idle(struct rp_worker *w, bool holding)
 	w->spinning = false;
 	/* Read under the lock (nretiring is L): may this worker retire? */
 	bool may_retire = atomic_load(&pool->nthreads) - pool->nretiring > pool->min_threads;
-	idle_push_locked(pool, w);
+	idle_push_locked(pool, w, rp__now_ns());
 	pool->nactive--;
 	if (atomic_load_explicit(&pool->closing, memory_order_relaxed) && !pool->nactive)
 		pthread_cond_broadcast(&pool->quiesce);

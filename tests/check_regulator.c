@@ -495,6 +495,9 @@ START_TEST(test_regulator_monitors_leave_parked_workers)
 	idle_mon = atomic_load(&pool->reg.idle_monitors);
 	cap = atomic_load(&pool->reg.monitor_cap);
 	ck_assert_msg(idle_mon == cap, "parked workers hold %u of %u monitors", idle_mon, cap);
+	/* Parked for a while (monitors are not taken from workers that have
+	 * just parked, see monitor.c). */
+	t_sleep_ms(2 * RP_MONITOR_IDLE_US / 1000);
 	a.pool = b.pool = pool;
 	ck_assert_int_eq(rp_post(pool, churn_task, &a), 0);
 	ck_assert_int_eq(rp_post(pool, churn_task, &b), 0);
