@@ -14,45 +14,31 @@ void rp__block_begin(struct rp_worker *w)
 
 	if (w->block_depth++ > 0)
 		return;
-	atomic_fetch_add_explicit(&pool->blocks_hinted, 1, memory_order_relaxed);
-	for (;;) {
-		st = RP_W_RUN;
-		if (atomic_compare_exchange_strong(&w->state, &st, RP_W_HINTED)) {
-			atomic_fetch_add(&pool->nblocked, 1);
-			/* What this callback posted or took goes to the
-			 * worker released in its place first (deque.c). */
-			if (w->dq)
-				rp__deque_stall(pool, w->dq);
-			rp__slot_release(pool);
-			return;
-		}
-		/* Already seen blocked by the regulator: its slot is gone and it
-		 * is counted blocked; only the kind of block changes. */
-		if (st == RP_W_DETECTED) {
-			if (atomic_compare_exchange_strong(&w->state, &st, RP_W_HINTED))
-				return;
-			continue;
-		}
-		if (st != RP_W_RUN) {
-			/* Not in a callback (cannot happen from user code). */
-			w->block_depth--;
-			return;
-		}
+	st = atomic_load_explicit(&w->state, memory_order_relaxed);
+	if (st != RP_W_RUN && st != RP_W_DETECTED) {
+		/* Not in a callback: cannot happen from user code. */
+		w->block_depth--;
+		return;
 	}
+	atomic_fetch_add_explicit(&pool->blocks_hinted, 1, memory_order_relaxed);
+	/* Seen blocked by the regulator already: its slot is gone and it is
+	 * counted blocked; only the kind of block changes. */
+	if (!rp__w_hint(w))
+		return;
+	/* What this callback took from the shared queue goes to the worker
+	 * released in its place first (deque.c). */
+	if (w->dq)
+		rp__deque_stall(pool, w->dq);
+	rp__slot_release(pool);
 }
 
 /* Context: worker @w, in a callback, inside a hinted block. */
 void rp__block_end(struct rp_worker *w)
 {
-	rp_pool *pool = w->pool;
-
 	if (w->block_depth == 0 || --w->block_depth > 0)
 		return;
-	rp__admission_wait(w);
-	atomic_fetch_sub(&pool->nblocked, 1);
-	if (w->dq)
-		rp__deque_unstall(pool, w->dq);
-	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
+	if (rp__w_unhint(w))
+		rp__slot_release(w->pool);
 }
 
 RP_EXPORT void rp_blocking_begin(void)

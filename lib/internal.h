@@ -31,6 +31,7 @@
 #include <ringpool.h>
 
 #include "fault.h"
+#include "object.h"
 
 #define RP_EXPORT __attribute__((visibility("default")))
 #define RP_CACHELINE 64
@@ -206,14 +207,13 @@ struct rp_worker {
 	unsigned spin_ns;              /* W: adaptive spin before parking */
 	int block_depth;               /* W: rp_blocking_begin nesting */
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
-	const struct rp_work *cur_work; /* W: work whose callback runs now (EDEADLK) */
+	struct rp_obj *cur_obj;        /* W: object whose callback runs now (object.h) */
 	struct rp_deque *dq;           /* W: own run queue (deque.c), or NULL */
 	unsigned scan_every;           /* W: task boundaries between scan looks (worker.c) */
 	unsigned scan_countdown;       /* W */
 	uint64_t scan_last;            /* W: time of the last look */
 	unsigned local_runs;           /* W: starts from dq (every RP_AGING_SHARE-th
 	                                *    looks at the shared queue first) */
-	bool dropped;                  /* W: the task just run was a cancelled submission */
 
 	/* W (A for readers): io_uring inbox, or NULL: park on the futex.  Stable
 	 * while the worker is on the idle stack (backend.h). */
@@ -328,21 +328,61 @@ extern _Atomic unsigned rp__fork_gen;
 bool rp__pool_valid(const rp_pool *pool);
 int rp__pool_get(rp_pool **poolp);
 
-/* worker.c: slots, wake-ups, the worker loop */
-bool rp__slot_try_acquire(rp_pool *pool);
-void rp__slot_release(rp_pool *pool);
-bool rp__release_worker(rp_pool *pool);
-void rp__help(rp_pool *pool);
-int rp__spawn_idle(rp_pool *pool);
-bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
-void rp__admission_wait(struct rp_worker *w);
+/* sched.c: where a worker finds work; is work waiting? */
 bool rp__queues_empty(rp_pool *pool);
 unsigned long long rp__queued(rp_pool *pool);
+bool rp__find_work(struct rp_worker *w, rp_fn **fn, void **arg);
+
+/* slot.c: slots, admission, worker state transitions */
+bool rp__slot_try_acquire(rp_pool *pool);
+bool rp__slot_return(rp_pool *pool);
+bool rp__admit_waiters(rp_pool *pool);
+bool rp__w_hint(struct rp_worker *w);
+bool rp__w_unhint(struct rp_worker *w);
+bool rp__w_detect(struct rp_worker *w);
+void rp__w_undetect(struct rp_worker *w);
+bool rp__w_finish_slow(struct rp_worker *w);
+bool rp__w_leave(struct rp_worker *w);
+
+/* A callback is about to run: SEEK -> RUN.  Context: worker @w, SEEK. */
+static inline void rp__w_start(struct rp_worker *w)
+{
+	atomic_store_explicit(&w->state, RP_W_RUN, memory_order_release);
+}
+
+/*
+ * A callback returned: RUN -> SEEK, or, if it was seen blocked meanwhile
+ * and its slot given away, DETECTED -> SEEK with a slot taken back.  A
+ * callback that returned inside rp_blocking_begin() has its block closed
+ * first (HINTED: admission).  Its deque is no longer stalled.  Inline for
+ * the loop; the rest is slot.c's.  Context: worker @w, after its callback.
+ * Return: true if the caller must pass a slot on (admission).
+ */
+static inline bool rp__w_finish(struct rp_worker *w)
+{
+	int st = RP_W_RUN;
+
+	if (rp_likely(!w->block_depth &&
+		      !(w->dq && atomic_load_explicit(&w->dq->stalled, memory_order_relaxed))) &&
+	    atomic_compare_exchange_strong(&w->state, &st, RP_W_SEEK))
+		return false;
+	return rp__w_finish_slow(w);
+}
+
+/* idle.c: the idle stack, wake-ups, releasing workers, parking */
+void rp__slot_release(rp_pool *pool);
+bool rp__release_worker(rp_pool *pool);
+bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
+bool rp__idle_park(struct rp_worker *w, bool holding);
+void rp__regulator_kick(rp_pool *pool);
+void rp__regulator_retry(rp_pool *pool);
 void rp__workers_stop(rp_pool *pool);
 
+/* worker.c: worker threads and the loop */
+int rp__spawn_unlock(rp_pool *pool, bool slot);
+int rp__spawn_idle(rp_pool *pool);
+void rp__help(rp_pool *pool);
 
-/* work.c */
-void rp__work_abandon(const rp_work *work);
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
@@ -367,11 +407,9 @@ const char *rp__monitor_kind(const struct rp_worker *w);
 
 /* regulator.c */
 int rp__regulator_start(rp_pool *pool);
-void rp__regulator_kick(rp_pool *pool);
-void rp__regulator_retry(rp_pool *pool);
 void rp__regulator_stop(rp_pool *pool);
 void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now);
-extern _Atomic bool rp__regulator_off; /* tests: see regulator.c */
+extern _Atomic bool rp__regulator_off; /* tests: see idle.c */
 
 /* Small helpers. */
 static inline uint64_t rp__now_ns(void)
@@ -391,7 +429,16 @@ static inline void rp__cpu_relax(void)
 #endif
 }
 
-int rp__futex_wait(_Atomic uint32_t *word, uint32_t expect, const struct timespec *rel);
+/* A CLOCK_MONOTONIC time in ns as a timespec. */
+static inline struct timespec rp__timespec(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	return ts;
+}
+
+/* sync.c */
+int rp__futex_wait(_Atomic uint32_t *word, uint32_t expect, const struct timespec *abs);
 void rp__futex_wake(_Atomic uint32_t *word, int n);
 
 #endif /* RINGPOOL_INTERNAL_H */

@@ -53,6 +53,20 @@ look:
 	return 0;
 }
 
+/* Queue one entry of @obj (its task descriptor, object.h), holding a
+ * reference for it (the object's run op drops it).
+ * Return: 0, or rp__post()'s error (the reference is dropped). */
+int rp__obj_post(struct rp_obj *obj, enum rp_priority prio)
+{
+	int ret;
+
+	rp__obj_get(obj);
+	ret = rp__post(obj->pool, prio, rp__obj_task, obj);
+	if (ret)
+		rp__obj_put(obj);
+	return ret;
+}
+
 RP_EXPORT int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 {
 	int ret;

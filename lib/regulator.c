@@ -44,10 +44,6 @@
 #define RP_RETRY_MIN_US 1000u
 #define RP_RETRY_MAX_US 100000u
 
-/* Tests: the regulator never samples, to show that workers detect blocks
- * without it (it still retries spawns). */
-_Atomic bool rp__regulator_off;
-
 static bool sampling_off(void)
 {
 	return atomic_load_explicit(&rp__regulator_off, memory_order_relaxed);
@@ -75,15 +71,9 @@ static bool needed(rp_pool *pool)
  * Context: pool->lock held. */
 static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool perf_only)
 {
-	int st = RP_W_RUN;
-
-	if (!rp__monitor_blocked(pool, w, now, perf_only))
+	rp__assert_held(&pool->lock);
+	if (!rp__monitor_blocked(pool, w, now, perf_only) || !rp__w_detect(w))
 		return false;
-	/* The CAS loses to the worker itself leaving RUN (callback done). */
-	if (!atomic_compare_exchange_strong(&w->state, &st, RP_W_DETECTED))
-		return false;
-	atomic_fetch_add(&pool->nblocked, 1);
-	atomic_fetch_add_explicit(&pool->blocks_detected, 1, memory_order_relaxed);
 	rp__deque_stall_owner(pool, w);
 	rp__monitor_steal(pool, w);
 	return true;
@@ -93,13 +83,9 @@ static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool
  * again, past C if need be.  Context: pool->lock held. */
 static void undetect_locked(rp_pool *pool, struct rp_worker *w)
 {
-	int st = RP_W_DETECTED;
-
-	if (rp__monitor_oncpu(pool, w) &&
-	    atomic_compare_exchange_strong(&w->state, &st, RP_W_RUN)) {
-		atomic_fetch_add(&pool->running, 1);
-		atomic_fetch_sub(&pool->nblocked, 1);
-	}
+	rp__assert_held(&pool->lock);
+	if (rp__monitor_oncpu(pool, w))
+		rp__w_undetect(w);
 }
 
 /* Release the slots of @n workers just seen blocked: to queued work, or to
@@ -277,41 +263,6 @@ static void *regulator_main(void *arg)
 		rp__futex_wait(&pool->reg.active, 1, &ts);
 	}
 	return NULL;
-}
-
-/* Wake the regulator if it sleeps.  Pairs with its store-then-look before
- * it sleeps (regulator_main()). */
-static void regulator_wake(rp_pool *pool)
-{
-	struct rp_regulator *reg = &pool->reg;
-
-	if (atomic_load(&reg->active) || atomic_exchange(&reg->active, 1))
-		return;
-	if (atomic_load_explicit(&reg->started, memory_order_acquire))
-		rp__futex_wake(&reg->active, 1);
-}
-
-/*
- * Make sure the regulator watches: called when work is queued and no slot
- * is free.  Cheap when it already does (one load).
- */
-void rp__regulator_kick(rp_pool *pool)
-{
-	/* seq_cst: the other half of the regulator's store-then-look when it
-	 * goes to sleep; our caller published its work by a seq_cst RMW. */
-	if (atomic_load(&pool->reg.active) || rp_unlikely(sampling_off()))
-		return;
-	regulator_wake(pool);
-}
-
-/*
- * Work waits and no worker could be started to run it: have the regulator
- * try again until one can.  Context: any thread.
- */
-void rp__regulator_retry(rp_pool *pool)
-{
-	atomic_store(&pool->reg.spawn_retry, true);
-	regulator_wake(pool);
 }
 
 /*

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reusable work objects.  A submission queues the object itself (its
- * trampoline and its address), so submitting never allocates; the object
- * counts its queued entries and frees itself when it is closed and the last
- * of them has run.
+ * Reusable work objects.  A submission queues the object itself (its task
+ * descriptor, object.h), so submitting never allocates; the object counts
+ * its queued entries and is freed when it is closed and the last of them
+ * has run.
  */
 #include "internal.h"
 
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 struct rp_work {
-	rp_pool *pool;                   /* I */
+	struct rp_obj obj;               /* the common header: pool, refs, closed */
 	rp_fn *fn;                       /* I */
 	void *arg;                       /* I */
 	/* A: queued entries, how many of those are to be dropped unrun, and
@@ -22,8 +22,6 @@ struct rp_work {
 	_Atomic unsigned long long finished;  /* A: returned or dropped */
 	_Atomic uint32_t seq;            /* A: futex word, bumped when finished moves */
 	_Atomic unsigned waiters;        /* A */
-	_Atomic unsigned refs;           /* A: 1 while open + one per queued or running entry */
-	_Atomic bool closed;             /* A */
 };
 
 /*
@@ -46,12 +44,6 @@ static uint64_t q_cancel(uint64_t v, uint32_t n)
 	return ((v + n * Q_DROP) & ~(uint64_t)0xffff) | (uint16_t)(Q_GEN(v) + 1);
 }
 
-static void work_put(rp_work *work)
-{
-	if (atomic_fetch_sub(&work->refs, 1) == 1)
-		free(work);
-}
-
 /* Count @n more callbacks finished and wake waiters.  Pairs with the waiter
  * registration in rp_work_wait(): finished moves before waiters is read. */
 static void work_finished(rp_work *work, unsigned n)
@@ -63,10 +55,10 @@ static void work_finished(rp_work *work, unsigned n)
 	}
 }
 
-/* The entry a submission queues. */
-static void work_run(void *p)
+/* One queued entry of @o: the callback, or a drop if a cancel marked it. */
+static bool work_run(struct rp_obj *o)
 {
-	rp_work *work = p;
+	rp_work *work = (rp_work *)o;
 	uint64_t v = atomic_load(&work->queue), nv;
 	bool drop;
 
@@ -74,32 +66,35 @@ static void work_run(void *p)
 		drop = Q_DROPS(v) > 0;
 		nv = v - Q_ONE - (drop ? Q_DROP : 0);
 	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
-
-	struct rp_worker *self = rp__self;
-
 	if (drop) {
-		/* Cancelled: rp_work_wait() already counted it finished, and it
-		 * is no completed callback either (run_task() reads the flag). */
-		atomic_fetch_sub_explicit(&work->pool->ndropped, 1, memory_order_relaxed);
-		self->dropped = true;
+		/* rp_work_wait() counted it finished already. */
+		atomic_fetch_sub_explicit(&o->pool->ndropped, 1, memory_order_relaxed);
 	} else {
-		self->cur_work = work;
 		work->fn(work->arg);
-		self->cur_work = NULL;
 		work_finished(work, 1);
 	}
-	work_put(work);
+	rp__obj_put(o);
+	return !drop;
 }
 
-/* The callback of @work ended its thread (pthread_exit(), cancellation):
- * count it finished, as if it had returned.  Context: the exiting worker. */
-void rp__work_abandon(const rp_work *work)
+/* The callback ended its thread: it counts finished, as if it had
+ * returned.  Context: the exiting worker. */
+static void work_abandon(struct rp_obj *o)
 {
-	rp_work *w = (rp_work *)work;
-
-	work_finished(w, 1);
-	work_put(w);
+	work_finished((rp_work *)o, 1);
+	rp__obj_put(o);
 }
+
+static void work_free(struct rp_obj *o)
+{
+	free(o);
+}
+
+static const struct rp_obj_ops work_ops = {
+	.run = work_run,
+	.abandon = work_abandon,
+	.free = work_free,
+};
 
 RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
 {
@@ -114,10 +109,9 @@ RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *ar
 	work = rp__calloc(RP_FAULT_ALLOC_WORK, 1, sizeof(*work));
 	if (!work)
 		return -ENOMEM;
-	work->pool = pool;
+	rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK);
 	work->fn = fn;
 	work->arg = arg;
-	atomic_init(&work->refs, 1);
 	atomic_fetch_add(&pool->nworks, 1);
 	*workp = work;
 	return 0;
@@ -145,10 +139,9 @@ static void submit_undo(rp_work *work, uint16_t gen)
 		nv = v - Q_ONE - (dropped ? Q_DROP : 0);
 	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
 	if (dropped)
-		atomic_fetch_sub_explicit(&work->pool->ndropped, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&work->obj.pool->ndropped, 1, memory_order_relaxed);
 	else
 		work_finished(work, 1);
-	work_put(work);
 }
 
 RP_EXPORT int rp_work_submit(rp_work *work)
@@ -156,9 +149,9 @@ RP_EXPORT int rp_work_submit(rp_work *work)
 	uint64_t v;
 	int ret;
 
-	if (!work || atomic_load_explicit(&work->closed, memory_order_relaxed))
+	if (!work || rp__obj_closed(&work->obj))
 		return -EINVAL;
-	if (!rp__pool_valid(work->pool))
+	if (!rp__pool_valid(work->obj.pool))
 		return -ECHILD;
 	/* Counted before it is queued: a worker may run it at once. */
 	v = atomic_load(&work->queue);
@@ -166,9 +159,8 @@ RP_EXPORT int rp_work_submit(rp_work *work)
 		if (Q_ENTRIES(v) == Q_MAX)
 			return -EAGAIN;
 	} while (!atomic_compare_exchange_weak(&work->queue, &v, v + Q_ONE));
-	atomic_fetch_add(&work->refs, 1);
 	atomic_fetch_add(&work->submitted, 1);
-	ret = rp__post(work->pool, RP_PRIORITY_NORMAL, work_run, work);
+	ret = rp__obj_post(&work->obj, RP_PRIORITY_NORMAL);
 	if (ret)
 		submit_undo(work, Q_GEN(v));
 	return ret;
@@ -181,9 +173,9 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 
 	if (!work)
 		return -EINVAL;
-	if (self && self->cur_work == work)
+	if (self && self->cur_obj == &work->obj)
 		return -EDEADLK;
-	if (!rp__pool_valid(work->pool))
+	if (!rp__pool_valid(work->obj.pool))
 		return -ECHILD;
 	target = atomic_load(&work->submitted);
 	if (cancel_pending) {
@@ -197,7 +189,7 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 			nv = n ? q_cancel(v, n) : v;
 		} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
 		if (n) {
-			atomic_fetch_add_explicit(&work->pool->ndropped, n, memory_order_relaxed);
+			atomic_fetch_add_explicit(&work->obj.pool->ndropped, n, memory_order_relaxed);
 			work_finished(work, n);
 		}
 	}
@@ -224,13 +216,14 @@ RP_EXPORT int rp_work_wait(rp_work *work, bool cancel_pending)
 
 RP_EXPORT int rp_work_close(rp_work *work)
 {
-	bool was = false;
+	rp_pool *pool;
 
 	if (!work)
 		return -EINVAL;
-	if (!atomic_compare_exchange_strong(&work->closed, &was, true))
+	pool = work->obj.pool;
+	if (!rp__obj_close(&work->obj))
 		return -EINVAL;
-	atomic_fetch_sub(&work->pool->nworks, 1);
-	work_put(work);
+	/* @work may be gone: its pool is not. */
+	atomic_fetch_sub(&pool->nworks, 1);
 	return 0;
 }

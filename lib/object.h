@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool's objects (work objects; timers, watches, I/O objects and
+ * queues to come) share one header, and one way of queuing a callback.
+ *
+ * A run-queue entry is a pair (fn, arg).  A post queues the user's own; an
+ * object queues (rp__obj_task, the object), its task descriptor.  The loop
+ * (worker.c, run_task()) recognises the trampoline and calls the object's
+ * run op itself: the op says whether a callback ran (a cancelled entry is
+ * dropped unrun, and counts as no completed callback), and while it runs
+ * the worker names the object in cur_obj, which is how an object's wait
+ * knows it is called from the object's own callback (-EDEADLK).  An object
+ * never writes a worker's fields.
+ */
+#ifndef RINGPOOL_OBJECT_H
+#define RINGPOOL_OBJECT_H
+
+struct rp_obj;
+
+struct rp_obj_ops {
+	/* Run one queued entry: its callback, unless it was cancelled.
+	 * Return: true if the callback ran. */
+	bool (*run)(struct rp_obj *obj);
+	/* The callback ended its worker's thread (pthread_exit()): do what
+	 * the rest of run() would have. */
+	void (*abandon)(struct rp_obj *obj);
+	/* The last reference is gone. */
+	void (*free)(struct rp_obj *obj);
+};
+
+enum rp_obj_kind {
+	RP_OBJ_WORK,
+};
+
+struct rp_obj {
+	const struct rp_obj_ops *ops; /* I */
+	rp_pool *pool;                /* I */
+	enum rp_obj_kind kind;        /* I */
+	_Atomic unsigned refs;        /* A: 1 while open, + 1 per entry queued or running */
+	_Atomic bool closed;          /* A */
+};
+
+void rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
+		  enum rp_obj_kind kind);
+void rp__obj_get(struct rp_obj *obj);
+void rp__obj_put(struct rp_obj *obj);
+bool rp__obj_close(struct rp_obj *obj);
+bool rp__obj_closed(const struct rp_obj *obj);
+void rp__obj_task(void *obj);
+int rp__obj_post(struct rp_obj *obj, enum rp_priority prio);	/* post.c */
+
+#endif /* RINGPOOL_OBJECT_H */
