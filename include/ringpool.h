@@ -114,11 +114,14 @@ int rp_pool_stats(rp_pool *pool, struct rp_stats *st);
 
 /*
  * rp_post, rp_post_prio - run @fn(@arg) once on @pool.
- * Context: any thread, including callbacks; never blocks; lock-free while
- *   the pool is saturated.  Allocates nothing in steady state.  A post
- *   that wakes a worker takes the pool's lock; one that finds no worker to
- *   wake starts one (pthread_create()), and the pool's first post starts
- *   its regulator thread.  Accepted work always runs: if no worker can be
+ * Context: any thread, including callbacks; never waits for a callback.
+ *   While the pool is saturated a post takes no lock and makes no system
+ *   call (it may wait for another poster at one post in 255, while that
+ *   one links a new queue block).  Allocates nothing in steady state.  A
+ *   post that wakes a worker takes the pool's lock briefly and makes one
+ *   system call; one that finds no worker to wake starts one
+ *   (pthread_create()), and the pool's first post starts its regulator
+ *   thread.  Accepted work always runs: if no worker can be
  *   started for it now, the regulator starts one as soon as the system
  *   allows.
  * Return: 0; -EINVAL for a NULL @fn or an unknown @prio; -ENOMEM (out of
@@ -142,7 +145,8 @@ int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may
  *   overlap: two submits give two callbacks, possibly at once.
- * Context: any thread, including @work's own callback; never blocks;
+ * Context: any thread, including @work's own callback; never waits for a
+ *   callback; takes the pool's lock and makes system calls as rp_post() does;
  *   allocates only when hundreds of tasks wait and the queue needs a block.
  * Return: 0; -EINVAL if @work is NULL or closed; -ENOMEM (only when many
  *   submissions wait and no memory is left); -EAGAIN if the pool's first

@@ -27,8 +27,9 @@ struct rp_backend_pool {
 	_Atomic unsigned rings;        /* A: rings held now */
 	_Atomic uint64_t ring_retry_ns; /* A: after a setup failure, no new ring before this */
 	_Atomic uint64_t ring_backoff_ns; /* A: the current wait between setup attempts */
-	pthread_mutex_t send_lock;     /* leaf lock: guards sender */
-	void *sender;                  /* send_lock: a pool-owned ring for outside threads, lazily made */
+	pthread_mutex_t send_lock;     /* the B lock of internal.h's legend: a leaf */
+	void *sender;                  /* B: a pool-owned ring for outside threads, made on
+	                                *    first use */
 	_Atomic unsigned long long kicks_ring, kicks_futex; /* A: statistics for tests and bench */
 };
 

@@ -7,11 +7,17 @@
  *   L: protected by pool->lock.
  *   A: atomic; any thread, ordering stated where it matters.
  *   W: owned by the worker thread itself (others may read with A: fields only).
- *   R: owned by the regulator thread.
+ *   P: written by a waker under pool->lock while the worker is parked, then
+ *      the worker's own (W) once it has read its wake word (acquire): the
+ *      wake-word protocol of backend.h orders the two.
+ *   S: written under pool->lock by whoever samples the worker (the
+ *      regulator, a scanning worker), and by the worker itself as it exits.
+ *   B: the backend's send_lock (backend_uring.c), a leaf.
  *
- * Lock order: pool->lock is the only pool-wide lock; the queue overflow lock
- * and the backend's sender lock are leaves taken with nothing else held, or
- * under pool->lock, and never take pool->lock themselves.
+ * Lock order: pool->lock is the only pool-wide lock.  The backend's
+ * send_lock is a leaf, taken with nothing else held, and never takes
+ * pool->lock.  No other lock exists: the run queues, the deques and the
+ * slot counters take none (queue.c states their progress exactly).
  */
 #ifndef RINGPOOL_INTERNAL_H
 #define RINGPOOL_INTERNAL_H
@@ -63,7 +69,7 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 /* ------------------------------------------------------------------ queue.c */
 
 /*
- * An unbounded lock-free MPMC FIFO of (fn, arg) entries in linked blocks
+ * An unbounded MPMC FIFO of (fn, arg) entries in linked blocks
  * (queue.c).  Posting takes one CAS and allocates one block per
  * RP_QBLOCK_SLOTS entries; no lock anywhere.
  */
@@ -111,7 +117,8 @@ struct rp_deque {
 	                                       * this index are shared-queue work
 	                                       * (a batch), or orphans once given back */
 	rp_aligned _Atomic int64_t bottom;    /* A: written by the owner only */
-	struct rp_dslot slot[RP_DEQUE_SIZE];  /* written by the owner only */
+	struct rp_dslot slot[RP_DEQUE_SIZE];  /* A: written by the owner only, read by
+	                                       * thieves (a torn read loses its CAS) */
 };
 
 struct rp_worker;
@@ -163,16 +170,17 @@ enum rp_wake {
 
 struct rp_monitor {
 	_Atomic bool attached;       /* A: has a perf monitor; written under pool->lock */
-	int perf_fd;                 /* W: -1 if none */
-	void *perf_map;              /* W: perf ring (meta page + 1 data page) */
-	bool timed;                  /* W: its records carry CLOCK_MONOTONIC time */
-	int proc_fd;                 /* R: cached /proc stat fd, -1 if none */
+	int perf_fd;                 /* L: -1 if none (attached by the worker, taken
+	                              *    back by a sampler or a claimer, under the lock) */
+	void *perf_map;              /* L: perf ring (meta page + 1 data page) */
+	bool timed;                  /* L: its records carry CLOCK_MONOTONIC time */
+	int proc_fd;                 /* S: cached /proc stat fd, -1 if none */
 	clockid_t cpu_clock;         /* W, set before the worker's first task: its
 	                              *    thread CPU-time clock (clock_sample()) */
-	uint64_t last_cpu_ns;        /* R: that clock at the last sample */
-	uint64_t last_head;          /* R: perf data_head seen at the last sample */
-	unsigned last_seq;           /* R: task_seq seen at the last sample */
-	unsigned strikes;            /* R: consecutive samples seen off CPU */
+	uint64_t last_cpu_ns;        /* S: that clock at the last sample */
+	uint64_t last_head;          /* S: perf data_head seen at the last sample */
+	unsigned last_seq;           /* S: task_seq seen at the last sample */
+	unsigned strikes;            /* S: consecutive samples seen off CPU */
 	unsigned watch_idx;          /* L: index in pool->reg.watch while attached */
 };
 
@@ -190,8 +198,8 @@ struct rp_worker {
 	_Atomic uint32_t wake;         /* A: enum rp_wake; futex word; set by the waker (release) */
 	_Atomic unsigned kicks;        /* A: wake-ups in flight to this worker; it may not
 	                                *    close its ring or exit while non-zero */
-	rp_fn *hand_fn;                /* L: task handed over in the wake-up, or NULL */
-	void *hand_arg;                /* L */
+	rp_fn *hand_fn;                /* P: task handed over in the wake-up, or NULL */
+	void *hand_arg;                /* P */
 
 	struct rp_worker *idle_next;   /* L: LIFO idle stack links */
 	struct rp_worker *idle_prev;   /* L */
@@ -202,8 +210,7 @@ struct rp_worker {
 	bool retiring;                 /* L */
 	bool born_idle;                /* I, then W: started without a slot */
 
-	bool spinning;                 /* W (set by the waker while parked): counted in
-	                                *    pool->nspinning */
+	bool spinning;                 /* P: counted in pool->nspinning */
 	unsigned spin_ns;              /* W: adaptive spin before parking */
 	int block_depth;               /* W: rp_blocking_begin nesting */
 	unsigned skips;                /* W: starts taken over a waiting lower queue */
@@ -236,7 +243,7 @@ struct rp_regulator {
 	                                *    2 once it must stop */
 	_Atomic bool stop;             /* A */
 	_Atomic bool started;          /* A; set under pool->lock */
-	pthread_t thread;              /* L */
+	pthread_t thread;              /* L: set once, before started (release) */
 	_Atomic unsigned monitors;     /* A: perf monitors held */
 	_Atomic unsigned idle_monitors; /* A, changed under pool->lock: held by workers
 	                                *    on the idle stack */

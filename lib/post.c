@@ -4,9 +4,12 @@
 
 /*
  * Queue @fn(@arg), or hand it to an idle worker in its wake-up.  A saturated
- * pool (no free slot, or a spinning worker) takes only the lock-free push
- * and a few loads: no system call, no lock.  A post from a callback of the
- * pool at normal priority goes to the worker's own deque.
+ * pool (no free slot, or a spinning worker) takes only the queue's push
+ * and a few loads: no system call, no lock.  A post that wakes a worker
+ * takes pool->lock and makes one system call (the kick); one that finds
+ * no worker idle starts one (pthread_create(), after the lock).  A post
+ * from a callback of the pool at normal priority goes to the worker's own
+ * deque.
  * The pool's first post starts its regulator, which from then on starts
  * workers whenever work waits and none could be started before; a post
  * that cannot start it fails, so accepted work always has a thread that

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-priority run queues: an unbounded lock-free MPMC FIFO of (fn, arg)
+ * Per-priority run queues: an unbounded MPMC FIFO of (fn, arg)
  * entries kept in a linked list of blocks of RP_QBLOCK_SLOTS slots.
  *
  * head and tail are slot counters that also name the block (head's shifted
@@ -18,9 +18,11 @@
  *
  * So posting costs one CAS and no allocation but one per block, the queue
  * holds any number of entries with memory in proportion, and no lock is
- * ever taken.  (It replaces a bounded ring with a mutex-and-malloc
- * overflow list: a deep queue, such as a breadth-first tree of 2^20 tasks,
- * lived in that list and serialised every worker on its lock.)
+ * ever taken.  Progress, exactly: no lock, but not lock-free in the strict
+ * sense.  A producer that finds the block being linked waits for the
+ * producer linking it (one post in RP_QBLOCK_SLOTS), and a consumer waits
+ * for its slot's producer to finish writing it; either waits longer if
+ * that thread is preempted (backoff() yields after a while).
  */
 #include "internal.h"
 
@@ -130,7 +132,7 @@ static void backoff(unsigned *spins)
 }
 
 /*
- * Queue one entry.  Context: any thread; lock-free.
+ * Queue one entry.  Context: any thread; no lock (see the top).
  * Return: 0, or -ENOMEM (a new block was needed and could not be
  * allocated); nothing is queued on error.
  */
@@ -194,7 +196,7 @@ static void block_destroy(struct rp_queue *q, struct rp_qblock *b, unsigned star
 	block_free(q, b);
 }
 
-/* Take the oldest entry.  Context: any thread; lock-free.  Return: false if
+/* Take the oldest entry.  Context: any thread; no lock.  Return: false if
  * the queue was empty. */
 bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
 {
@@ -259,7 +261,7 @@ bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg)
  * next block), and no more than a 1/@share of the queue when its length is
  * known (tail in the same block), so that @share consumers each get some.
  * A deep queue then costs its consumers one CAS on head per batch instead
- * of one per entry.  Context: any thread; lock-free.
+ * of one per entry.  Context: any thread; no lock.
  * Return: the number taken, into @fn[] and @arg[] in queue order; 0 when
  * the queue is empty or only a block's last slot is left.
  */
