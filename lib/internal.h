@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -328,7 +329,18 @@ struct rp_pool {
 
 	/* Regulator, see regulator.c. */
 	struct rp_regulator reg;
+
+	/* The process's live pools (debug.c's lock). */
+	struct rp_pool *next_pool, *prev_pool;
 };
+
+/* debug.c: the live pools, and what a stalled test prints */
+void rp__pools_add(rp_pool *pool);
+void rp__pools_remove(rp_pool *pool);
+void rp__pools_forget(void);
+void rp__pool_dump(rp_pool *pool, FILE *f);
+void rp__pools_dump(FILE *f);
+void rp__pools_progress(unsigned long long *completed, unsigned long long *waiting);
 
 /* pool.c */
 extern _Atomic unsigned rp__fork_gen;

@@ -36,6 +36,7 @@ static void atfork_child(void)
 	atomic_fetch_add(&rp__fork_gen, 1);
 	atomic_store(&default_pool, NULL);
 	rp__self = NULL;
+	rp__pools_forget();
 }
 
 static void atfork_register(void)
@@ -172,6 +173,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 		if (ret)
 			goto fail_threads;
 	}
+	rp__pools_add(pool);
 	*poolp = pool;
 	return 0;
 
@@ -257,6 +259,7 @@ RP_EXPORT int rp_pool_destroy(rp_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 
 	rp__regulator_stop(pool);
+	rp__pools_remove(pool);
 	pool->ops->pool_fini(pool);
 	pool_free(pool);
 	return 0;

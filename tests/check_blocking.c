@@ -40,8 +40,8 @@ static void check_peak(unsigned c)
 	for (int i = 0; i < 300; i++)
 		ck_assert_int_eq(rp_post(pool, cpu_task, &l), 0);
 	t_latch_wait(&l.done);
-	ck_assert_int_le(atomic_load(&l.conc.peak), (int)c);
-	ck_assert_int_eq(atomic_load(&l.conc.peak), (int)c); /* and it does use C */
+	t_assert_i(atomic_load(&l.conc.peak), <=, (int)c);
+	t_assert_i(atomic_load(&l.conc.peak), ==, (int)c); /* and it does use C */
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 
@@ -87,7 +87,7 @@ START_TEST(test_rp_blocking_begin_replacement)
 
 	ck_assert_int_eq(rp_post(pool, nest_task, &root), 0);
 	t_event_wait(&root.done);
-	ck_assert_int_eq(atomic_load(&deepest), 1);
+	t_assert_i(atomic_load(&deepest), ==, 1);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_hinted, 100);
 	ck_assert_uint_ge(st.threads_created, 101);
@@ -152,8 +152,8 @@ static void check_admission(bool pipe)
 	ck_assert_uint_eq(st.running, 0);
 	t_event_set(&b.open);
 	t_latch_wait(&b.done);
-	ck_assert_int_le(atomic_load(&b.conc.peak), 2);
-	ck_assert_uint_le(atomic_load(&b.max_running), 2);
+	t_assert_i(atomic_load(&b.conc.peak), <=, 2);
+	t_assert_u(atomic_load(&b.max_running), <=, 2);
 	ck_assert_int_eq(rp_pool_stats(b.pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_hinted, 16);
 	ck_assert_int_eq(rp_pool_destroy(b.pool), 0);
@@ -201,7 +201,7 @@ START_TEST(test_rp_blocking_begin_nested)
 	n.pool = t_pool(1, 0, 0, 0);
 	ck_assert_int_eq(rp_post(n.pool, nested_hint_task, &n), 0);
 	t_event_wait(&n.done);
-	ck_assert_uint_eq(atomic_load(&n.hinted_inside), 1);
+	t_assert_u(atomic_load(&n.hinted_inside), ==, 1);
 	ck_assert_int_eq(rp_pool_stats(n.pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_hinted, 1);
 	ck_assert_int_eq(rp_pool_destroy(n.pool), 0);
@@ -258,7 +258,7 @@ START_TEST(test_rp_blocking_end_unbalanced)
 	for (int i = 0; i < 100; i++)
 		ck_assert_int_eq(rp_post(pool, cpu_task, &load), 0);
 	t_latch_wait(&load.done);
-	ck_assert_int_eq(atomic_load(&load.conc.peak), 1);
+	t_assert_i(atomic_load(&load.conc.peak), ==, 1);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_eq(st.blocked, 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);

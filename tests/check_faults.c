@@ -77,8 +77,8 @@ START_TEST(test_rp_post_no_thread_runs_later)
 		ck_abort();
 	}
 	/* Five creations failed, the sixth ran it: the regulator retried. */
-	ck_assert_uint_eq(atomic_load(&rp__faults[RP_FAULT_THREAD].hits), 5);
-	ck_assert_uint_ge(atomic_load(&pool->reg.spawn_retries), 5);
+	t_assert_u(atomic_load(&rp__faults[RP_FAULT_THREAD].hits), ==, 5);
+	t_assert_u(atomic_load(&pool->reg.spawn_retries), >=, 5);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_eq(st.queued, 0);
 	rp__fault_reset();
@@ -115,8 +115,8 @@ START_TEST(test_rp_pool_destroy_runs_work_without_threads)
 		ck_assert_int_eq(rp_post(pool, record_thread, &o), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	rp__fault_reset();
-	ck_assert_uint_eq(atomic_load(&o.n), 100);
-	ck_assert_uint_eq(atomic_load(&o.elsewhere), 0);
+	t_assert_u(atomic_load(&o.n), ==, 100);
+	t_assert_u(atomic_load(&o.elsewhere), ==, 0);
 }
 END_TEST
 
@@ -175,8 +175,8 @@ START_TEST(test_rp_blocking_begin_no_thread_tree)
 		t_dump(pool, "the tree stalled");
 		ck_abort();
 	}
-	ck_assert_uint_eq(atomic_load(&leaves), 64);
-	ck_assert_uint_gt(atomic_load(&rp__faults[RP_FAULT_THREAD].hits), 0);
+	t_assert_u(atomic_load(&leaves), ==, 64);
+	t_assert_u(atomic_load(&rp__faults[RP_FAULT_THREAD].hits), >, 0);
 	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
@@ -206,7 +206,7 @@ START_TEST(test_rp_post_no_regulator_eagain)
 	ck_assert(t_wait_until(reached, &t, T_LONG_MS));
 	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&n), 1);
+	t_assert_u(atomic_load(&n), ==, 1);
 }
 END_TEST
 
@@ -279,7 +279,7 @@ START_TEST(test_rp_post_uring_register_fails)
 	serve(pool, 10);
 	ck_assert(t_wait_until(has_rings, pool, 5000));
 	serve(pool, 20);
-	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_ring), 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_ring), >, 0);
 	ck_assert_ptr_nonnull(pool->bk.sender);
 	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
@@ -326,8 +326,8 @@ START_TEST(test_rp_post_perf_refused)
 	}
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_ge(st.blocks_detected, 1);
-	ck_assert_uint_eq(atomic_load(&pool->reg.monitors), 0);
-	ck_assert_uint_gt(atomic_load(&rp__faults[RP_FAULT_PERF].hits), 0);
+	t_assert_u(atomic_load(&pool->reg.monitors), ==, 0);
+	t_assert_u(atomic_load(&rp__faults[RP_FAULT_PERF].hits), >, 0);
 	t_event_set(&s.release);
 	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
@@ -375,11 +375,11 @@ static void alloc_scenario(void)
 	}
 	if (work) {
 		ck_assert_int_eq(rp_work_wait(work, false), 0);
-		ck_assert_uint_eq(atomic_load(&wran), submitted);
+		t_assert_u(atomic_load(&wran), ==, submitted);
 		ck_assert_int_eq(rp_work_close(work), 0);
 	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_uint_eq(atomic_load(&ran), accepted);
+	t_assert_u(atomic_load(&ran), ==, accepted);
 }
 
 /*

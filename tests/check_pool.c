@@ -137,7 +137,7 @@ START_TEST(test_rp_pool_default_once)
 	ck_assert_int_eq(rp_post(NULL, count, &n), 0);
 	for (int i = 0; i < 5000 && atomic_load(&n) != 1; i++)
 		t_sleep_ms(1);
-	ck_assert_int_eq(atomic_load(&n), 1);
+	t_assert_i(atomic_load(&n), ==, 1);
 	/* The default pool is never destroyed. */
 	ck_assert_int_eq(rp_pool_destroy(rp_pool_default()), -EINVAL);
 }
@@ -171,8 +171,8 @@ START_TEST(test_rp_pool_destroy_drains)
 		ck_assert_int_eq(rp_post(c.pool, count, &n), 0);
 	ck_assert_int_eq(rp_post(c.pool, chain_step, &c), 0);
 	ck_assert_int_eq(rp_pool_destroy(c.pool), 0);
-	ck_assert_int_eq(atomic_load(&n), 5000);
-	ck_assert_int_eq(atomic_load(&c.ran), 200);
+	t_assert_i(atomic_load(&n), ==, 5000);
+	t_assert_i(atomic_load(&c.ran), ==, 200);
 }
 END_TEST
 
@@ -254,11 +254,11 @@ START_TEST(test_rp_pool_destroy_edeadlk)
 	s.pool = t_pool(2, 0, 0, 0);
 	ck_assert_int_eq(rp_post(s.pool, destroy_from_inside, &s), 0);
 	t_event_wait(&s.done);
-	ck_assert_int_eq(atomic_load(&s.ret), -EDEADLK);
+	t_assert_i(atomic_load(&s.ret), ==, -EDEADLK);
 	/* The pool is unchanged and still serves. */
 	ck_assert_int_eq(rp_post(s.pool, count, &n), 0);
 	ck_assert_int_eq(rp_pool_destroy(s.pool), 0);
-	ck_assert_int_eq(atomic_load(&n), 1);
+	t_assert_i(atomic_load(&n), ==, 1);
 }
 END_TEST
 
@@ -308,11 +308,11 @@ START_TEST(test_rp_pool_create_max_threads)
 	t_sleep_ms(50);
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_le(st.threads, 4);
-	ck_assert_int_eq(atomic_load(&g.entered), 4);
+	t_assert_i(atomic_load(&g.entered), ==, 4);
 	ck_assert_uint_eq(st.queued, 16);
 	t_event_set(&g.open);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&g.entered), 20);
+	t_assert_i(atomic_load(&g.entered), ==, 20);
 }
 END_TEST
 
@@ -368,7 +368,7 @@ START_TEST(test_rp_post_lifo)
 	}
 	for (int i = 0; i < 5000 && atomic_load(&l.entered) < 4; i++)
 		t_sleep_ms(1);
-	ck_assert_int_eq(atomic_load(&l.entered), 4);
+	t_assert_i(atomic_load(&l.entered), ==, 4);
 	/* Release them one by one, 2 then 0 then 3 then 1; each parks before
 	 * the next is released, so worker 1 is the most recently idle. */
 	static const int order[4] = { 2, 0, 3, 1 };
@@ -382,7 +382,7 @@ START_TEST(test_rp_post_lifo)
 
 		ck_assert_int_eq(rp_post(pool, record_tid, &p), 0);
 		t_event_wait(&p.done);
-		ck_assert_int_eq(atomic_load(&p.tid), l.tid[1]);
+		t_assert_i(atomic_load(&p.tid), ==, l.tid[1]);
 		/* The worker parks again (a sleep past its spin is not enough
 		 * on a loaded machine). */
 		ck_assert(t_wait_until(idle_is, w4, 5000));
@@ -505,7 +505,7 @@ START_TEST(test_rp_pool_fork_child)
 	/* The parent's pool is untouched. */
 	ck_assert_int_eq(rp_post(pool, count, &n), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&n), 2);
+	t_assert_i(atomic_load(&n), ==, 2);
 }
 END_TEST
 
@@ -536,7 +536,7 @@ START_TEST(test_rp_post_spawn_failure)
 		ck_assert_int_eq(rp_post(pool, count, &n), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	rp__fault_reset();
-	ck_assert_int_eq(atomic_load(&n), 1000);
+	t_assert_i(atomic_load(&n), ==, 1000);
 }
 END_TEST
 
@@ -589,7 +589,7 @@ START_TEST(test_rp_post_callback_exits_thread)
 		t_dump(pool, "work after a callback that ended its thread never ran");
 		ck_abort();
 	}
-	ck_assert_int_eq(atomic_load(&exited), 6);
+	t_assert_i(atomic_load(&exited), ==, 6);
 	/* The threads finish leaving after their slots moved on. */
 	ck_assert(t_wait_until(six_retired, pool, 10000));
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
@@ -616,12 +616,12 @@ START_TEST(test_rp_pool_ring_setup_failure)
 	}
 	for (int i = 0; i < 5000 && atomic_load(&n) != 200; i++)
 		t_sleep_ms(1);
-	ck_assert_int_eq(atomic_load(&n), 200);
+	t_assert_i(atomic_load(&n), ==, 200);
 	/* Out of memory is a budget, not a refusal: io_uring stays. */
 	ck_assert(atomic_load(&pool->bk.uring));
-	ck_assert_uint_eq(atomic_load(&pool->bk.rings), 0);
-	ck_assert_uint_eq(atomic_load(&pool->bk.kicks_ring), 0);
-	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_futex), 0);
+	t_assert_u(atomic_load(&pool->bk.rings), ==, 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_ring), ==, 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_futex), >, 0);
 	rp__fault_reset();
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
@@ -642,10 +642,10 @@ static void check_outside_wakeups(bool force_sender)
 		ck_assert_int_eq(rp_post(pool, count, &n), 0);
 		for (int k = 0; k < 5000 && atomic_load(&n) != i + 1; k++)
 			t_sleep_ms(1);
-		ck_assert_int_eq(atomic_load(&n), i + 1);
+		t_assert_i(atomic_load(&n), ==, i + 1);
 		t_sleep_ms(1); /* the worker parks on its ring again */
 	}
-	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_ring), 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_ring), >, 0);
 	/* Forced, the pool made its sender ring for this thread's kicks. */
 	if (force_sender)
 		ck_assert_ptr_nonnull(pool->bk.sender);

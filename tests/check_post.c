@@ -503,8 +503,8 @@ static void fork2_run(bool hinted)
 	fork2.pool = t_pool(1, 0, 0, 0);
 	ck_assert_int_eq(rp_post(fork2.pool, fork2_parent, NULL), 0);
 	ck_assert_int_eq(rp_pool_destroy(fork2.pool), 0);
-	ck_assert_int_eq(atomic_load(&fork2.timed_out), 0);
-	ck_assert_uint_eq(atomic_load(&fork2.left), 0);
+	t_assert_i(atomic_load(&fork2.timed_out), ==, 0);
+	t_assert_u(atomic_load(&fork2.left), ==, 0);
 }
 
 START_TEST(test_rp_post_from_callback_stolen_hinted)
@@ -545,8 +545,8 @@ static void batch_run(bool hinted)
 		ck_assert_int_eq(rp_post(fork2.pool, fork2_child, NULL), 0);
 	t_event_set(&b.release);
 	ck_assert_int_eq(rp_pool_destroy(fork2.pool), 0);
-	ck_assert_int_eq(atomic_load(&fork2.timed_out), 0);
-	ck_assert_uint_eq(atomic_load(&fork2.left), 0);
+	t_assert_i(atomic_load(&fork2.timed_out), ==, 0);
+	t_assert_u(atomic_load(&fork2.left), ==, 0);
 }
 
 START_TEST(test_rp_post_batch_stolen_hinted)

@@ -202,8 +202,8 @@ START_TEST(test_queue_mpmc)
 		pthread_join(p[i], NULL);
 	for (int i = 0; i < CONSUMERS; i++)
 		pthread_join(c[i], NULL);
-	ck_assert_uint_eq(atomic_load(&m.count), (unsigned long long)PER_PRODUCER * PRODUCERS);
-	ck_assert_uint_eq(atomic_load(&m.sum), want);
+	t_assert_u(atomic_load(&m.count), ==, (unsigned long long)PER_PRODUCER * PRODUCERS);
+	t_assert_u(atomic_load(&m.sum), ==, want);
 	rp__queue_fini(&m.q);
 }
 END_TEST

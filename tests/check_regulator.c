@@ -90,7 +90,7 @@ START_TEST(test_regulator_detects_futex_block)
 	ck_assert_int_eq(rp_post(pool, releaser, &b), 0);
 	ck_assert(t_wait_until(is_released, &b, 15000));
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&b.timed_out), 0);
+	t_assert_i(atomic_load(&b.timed_out), ==, 0);
 	(void)st;
 }
 END_TEST
@@ -166,7 +166,7 @@ START_TEST(test_regulator_detects_at_fd_limit)
 	ck_assert(t_wait_until(is_released, &b, 15000));
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&b.timed_out), 0);
+	t_assert_i(atomic_load(&b.timed_out), ==, 0);
 }
 END_TEST
 
@@ -243,7 +243,7 @@ START_TEST(test_regulator_ignores_preemption)
 	ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_detected, 0);
 	/* The regulator did look all along. */
-	ck_assert_uint_gt(atomic_load(&pool->reg.rounds), 10);
+	t_assert_u(atomic_load(&pool->reg.rounds), >, 10);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST
@@ -343,12 +343,12 @@ START_TEST(test_regulator_workers_watch_each_other)
 	ck_assert(t_wait_until(started, &blk, 10000));
 	ck_assert(t_wait_until(detected_one, pool, 10000));
 	/* Not by the regulator: it never sampled. */
-	ck_assert_uint_eq(atomic_load(&pool->reg.rounds), 0);
-	ck_assert_uint_gt(atomic_load(&pool->reg.worker_scans), 0);
+	t_assert_u(atomic_load(&pool->reg.rounds), ==, 0);
+	t_assert_u(atomic_load(&pool->reg.worker_scans), >, 0);
 	releaser(&blk);
 	atomic_store(&a.stop, 1);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&blk.timed_out), 0);
+	t_assert_i(atomic_load(&blk.timed_out), ==, 0);
 	atomic_store(&rp__regulator_off, false);
 }
 END_TEST
@@ -399,7 +399,7 @@ START_TEST(test_regulator_monitors_follow_running)
 	pthread_mutex_lock(&pool->lock);
 	first_perf = !strcmp(rp__monitor_kind(b[0].worker), "perf");
 	last_perf = !strcmp(rp__monitor_kind(b[N - 1].worker), "perf");
-	ck_assert_uint_le(atomic_load(&pool->reg.monitors), atomic_load(&pool->reg.monitor_cap));
+	t_assert_u(atomic_load(&pool->reg.monitors), <=, atomic_load(&pool->reg.monitor_cap));
 	pthread_mutex_unlock(&pool->lock);
 	/* Where perf is refused (or forced off), nobody has it. */
 	if (monitor)
@@ -410,7 +410,7 @@ START_TEST(test_regulator_monitors_follow_running)
 		releaser(&b[i]);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	for (int i = 0; i < N; i++)
-		ck_assert_int_eq(atomic_load(&b[i].timed_out), 0);
+		t_assert_i(atomic_load(&b[i].timed_out), ==, 0);
 }
 END_TEST
 
@@ -484,7 +484,7 @@ START_TEST(test_regulator_monitors_leave_parked_workers)
 		ck_assert_int_eq(rp_post(pool, gate_fn, &g[i]), 0);
 		ck_assert(t_wait_until(gate_in, &g[i], 10000));
 	}
-	ck_assert_uint_eq(atomic_load(&pool->reg.monitors), atomic_load(&pool->reg.monitor_cap));
+	t_assert_u(atomic_load(&pool->reg.monitors), ==, atomic_load(&pool->reg.monitor_cap));
 	/* Oldest first: the monitored workers end at the bottom. */
 	for (int i = 0; i < N; i++) {
 		struct parked p = { pool, g[i].worker };
@@ -518,7 +518,7 @@ START_TEST(test_regulator_monitors_leave_parked_workers)
 	releaser(&blk);
 	atomic_store(&a.stop, 1);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-	ck_assert_int_eq(atomic_load(&blk.timed_out), 0);
+	t_assert_i(atomic_load(&blk.timed_out), ==, 0);
 	atomic_store(&rp__regulator_off, false);
 }
 END_TEST

@@ -126,7 +126,7 @@ START_TEST(test_rp_pool_uring_enter_refused_later)
 	ck_assert(t_seccomp_refuse(enter_only, 1, ENOSYS, true));
 	check_serves_then_quiet(pool);
 	ck_assert(!atomic_load(&pool->bk.uring));
-	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_futex), 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_futex), >, 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST

@@ -56,7 +56,7 @@ static void run_tree(rp_pool *pool, bool hint)
 
 	ck_assert_int_eq(rp_post(pool, tree, &root), 0);
 	t_event_wait(&root.done);
-	ck_assert_int_eq(atomic_load(&leaves), 1024);
+	t_assert_i(atomic_load(&leaves), ==, 1024);
 }
 
 START_TEST(test_unpriv_tree_hinted)
@@ -117,7 +117,7 @@ START_TEST(test_unpriv_wakeups_use_rings)
 		t_latch_wait(&l);
 		t_sleep_ms(2);
 	}
-	ck_assert_uint_gt(atomic_load(&pool->bk.kicks_ring), 0);
+	t_assert_u(atomic_load(&pool->bk.kicks_ring), >, 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST

@@ -722,9 +722,9 @@ static void check_submit_undo(unsigned resubmit, bool cancel)
 		ok++;
 	rp__fault_reset();
 	ck_assert_int_eq(ret, -ENOMEM);
-	ck_assert_int_eq(atomic_load(&r.submit_bad), 0);
+	t_assert_i(atomic_load(&r.submit_bad), ==, 0);
 	if (cancel) {
-		ck_assert_int_eq(atomic_load(&r.wait_ret), 0);
+		t_assert_i(atomic_load(&r.wait_ret), ==, 0);
 		/* Only the hook's submissions wait; the blocker runs. */
 		ck_assert_uint_eq(stats(pool).queued, resubmit);
 	} else {
@@ -790,7 +790,7 @@ START_TEST(test_rp_work_wait_callback_exits_thread)
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(rp_work_submit(w), 0);
 	ck_assert_int_eq(rp_work_wait(w, false), 0);
-	ck_assert_uint_eq(atomic_load(&n), 3);
+	t_assert_u(atomic_load(&n), ==, 3);
 	ck_assert_int_eq(rp_work_close(w), 0);
 	/* The only slot is free again. */
 	ck_assert_int_eq(rp_post(pool, cnt_fn, &c), 0);

@@ -14,10 +14,33 @@
 #define T_SKIP 77
 
 /*
+ * Assert @a OP @b on unsigned (t_assert_u) or signed (t_assert_i) values,
+ * each evaluated once, saying what failed in the words of the source:
+ * "atomic_load(&pool->nidle) == want: 3 vs 4".  (Check's own assertions
+ * print the macro expansion of an atomic_load().)
+ */
+#define t_assert_u(a, op, b)                                                              \
+	do {                                                                               \
+		unsigned long long t_a_ = (a), t_b_ = (b);                                 \
+		ck_assert_msg(t_a_ op t_b_, "%s %s %s: %llu vs %llu", #a, #op, #b, t_a_, t_b_); \
+	} while (0)
+#define t_assert_i(a, op, b)                                                              \
+	do {                                                                               \
+		long long t_a_ = (a), t_b_ = (b);                                          \
+		ck_assert_msg(t_a_ op t_b_, "%s %s %s: %lld vs %lld", #a, #op, #b, t_a_, t_b_); \
+	} while (0)
+
+/*
  * Run @make's suite once per backend ("uring", then "futex"), with
  * RINGPOOL_BACKEND set for the forked tests.  A backend the machine lacks is
  * reported and skipped.  With @both false, run once with the environment as
  * it is.  Return: the exit status for main().
+ *
+ * Every forked test gets a watchdog thread: if, after T_WATCHDOG_S seconds
+ * (default 20), no callback of any live pool completes for 5 s while work
+ * is queued or blocked, it prints every pool's state (the library's
+ * rp__pools_dump(), where the test links the white-box library) before
+ * Check's timeout kills the test.
  */
 int t_main(Suite *(*make)(void), bool both);
 
@@ -88,8 +111,8 @@ bool t_drop_privileges_to(unsigned uid);
  * fails on a pool that stopped making progress. */
 void t_dump(rp_pool *pool, const char *why);
 
-/* Context switches so far of every thread of the process but the caller:
- * unchanged over a while means nobody else woke up. */
+/* Context switches so far of every thread of the process but the caller
+ * (and the watchdog): unchanged over a while means nobody else woke up. */
 unsigned long long t_others_switches(void);
 /* CPU time (user + system) so far of every thread but the caller, in ms
  * (the kernel counts it in clock ticks). */
