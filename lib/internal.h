@@ -411,6 +411,9 @@ void rp__block_begin(struct rp_worker *w);
 void rp__block_end(struct rp_worker *w);
 
 /* monitor.c: is a running worker off CPU? */
+enum rp_oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
+enum rp_oncpu rp__perf_record_oncpu(const void *rec, bool timed, uint64_t now);
+enum rp_oncpu rp__proc_stat_oncpu(const char *stat);
 void rp__monitor_pool_init(rp_pool *pool);
 void rp__monitor_pool_fini(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);

@@ -331,7 +331,6 @@ const char *rp__monitor_kind(const struct rp_worker *w)
 	return w->mon.perf_map ? "perf" : w->pool->reg.clock_only ? "clock" : "proc";
 }
 
-enum oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
 
 /*
  * The newest switch record.  A switch out that was not a preemption is a
@@ -340,11 +339,10 @@ enum oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
  * a short wait (a contended lock, a page of memory) releases no worker.
  * Return: the verdict, and the ring head in *@head.
  */
-static enum oncpu perf_sample(struct rp_monitor *m, uint64_t now, uint64_t *head)
+static enum rp_oncpu perf_sample(struct rp_monitor *m, uint64_t now, uint64_t *head)
 {
 	struct perf_event_mmap_page *pg = m->perf_map;
-	const struct perf_event_header *h;
-	uint64_t size, off, rec = m->timed ? 16 : 8, t;
+	uint64_t size, off, rec = m->timed ? 16 : 8;
 	unsigned char *data;
 
 	/* Pairs with the kernel's store-release of data_head after it wrote
@@ -357,12 +355,25 @@ static enum oncpu perf_sample(struct rp_monitor *m, uint64_t now, uint64_t *head
 	data = (unsigned char *)m->perf_map + off;
 	/* Records are 8 or 16 bytes and the data area a power of two: a
 	 * record never wraps. */
-	h = (const struct perf_event_header *)(data + ((*head - rec) & (size - 1)));
-	if (h->type != PERF_RECORD_SWITCH || h->size != rec)
+	return rp__perf_record_oncpu(data + ((*head - rec) & (size - 1)), m->timed, now);
+}
+
+/*
+ * The verdict of one switch record at @rec: 8 bytes, or 16 with @timed (the
+ * record's CLOCK_MONOTONIC time after the header, from sample_id_all).  A
+ * switch out that was not a preemption is a sleep, unless it began less
+ * than RP_BLOCK_MIN_US before @now (0: any age).  Context: any thread.
+ */
+enum rp_oncpu rp__perf_record_oncpu(const void *rec, bool timed, uint64_t now)
+{
+	const struct perf_event_header *h = rec;
+	uint64_t t;
+
+	if (h->type != PERF_RECORD_SWITCH || h->size != (timed ? 16 : 8))
 		return ONCPU_UNKNOWN;
 	if (!(h->misc & PERF_RECORD_MISC_SWITCH_OUT) || (h->misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT))
 		return ONCPU_YES;
-	if (m->timed && now) {
+	if (timed && now) {
 		memcpy(&t, h + 1, sizeof(t));
 		if (now < t + RP_BLOCK_MIN_US * 1000u)
 			return ONCPU_YES;
@@ -370,13 +381,12 @@ static enum oncpu perf_sample(struct rp_monitor *m, uint64_t now, uint64_t *head
 	return ONCPU_NO;
 }
 
-static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
+static enum rp_oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
 {
 	struct rp_monitor *m = &w->mon;
 	char buf[256], path[64];
 	int fd = m->proc_fd;
 	ssize_t n;
-	char *p;
 
 	if (fd < 0) {
 		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)atomic_load(&w->tid));
@@ -396,8 +406,19 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
 	if (n <= 0)
 		return ONCPU_UNKNOWN;
 	buf[n] = '\0';
-	/* "tid (comm) S ...": comm may hold spaces and parentheses. */
-	p = strrchr(buf, ')');
+	return rp__proc_stat_oncpu(buf);
+}
+
+/*
+ * The verdict of a /proc/.../stat line: "tid (comm) S ...", where comm may
+ * hold spaces and parentheses (the state follows the last ')').  Asleep (S)
+ * or in uninterruptible sleep (D) is off CPU; running or runnable (R) on.
+ * Context: any thread.
+ */
+enum rp_oncpu rp__proc_stat_oncpu(const char *stat)
+{
+	const char *p = strrchr(stat, ')');
+
 	if (!p || p[1] != ' ')
 		return ONCPU_UNKNOWN;
 	switch (p[2]) {
@@ -418,7 +439,7 @@ static enum oncpu proc_sample(rp_pool *pool, struct rp_worker *w)
  * tell the two apart, so a callback preempted for two whole periods counts
  * blocked.
  */
-static enum oncpu clock_sample(struct rp_monitor *m)
+static enum rp_oncpu clock_sample(struct rp_monitor *m)
 {
 	struct timespec ts;
 	uint64_t t;
@@ -444,7 +465,7 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool 
 	struct rp_monitor *m = &w->mon;
 	unsigned seq = atomic_load_explicit(&w->task_seq, memory_order_relaxed);
 	uint64_t head = 0;
-	enum oncpu v = ONCPU_UNKNOWN;
+	enum rp_oncpu v = ONCPU_UNKNOWN;
 	bool same;
 
 	rp__assert_held(&pool->lock);

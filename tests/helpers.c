@@ -59,12 +59,18 @@ static void *watchdog_main(void *arg)
 	}
 }
 
-/* In each forked test (Check forks one child per test). */
+static pid_t runner;
+
+/* In each forked test (Check forks one child per test), but not in the
+ * children a test forks itself: a fork of a threaded process may not start
+ * threads (TSan refuses, and the child rarely lives long). */
 static void watchdog_start(void)
 {
 	pthread_t t;
 	pthread_attr_t attr;
 
+	if (getppid() != runner)
+		return;
 	atomic_store(&watchdog_tid, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -96,6 +102,7 @@ int t_main(Suite *(*make)(void), bool both)
 	static const char *const backends[] = { "uring", "futex" };
 	int failed = 0, ran = 0;
 
+	runner = getpid();
 	pthread_atfork(NULL, NULL, watchdog_start);
 	if (!both) {
 		SRunner *sr = srunner_create(make());
