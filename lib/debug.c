@@ -73,8 +73,8 @@ void rp__pool_dump(rp_pool *pool, FILE *f)
 		pool->concurrency, atomic_load(&pool->nthreads), atomic_load(&pool->nidle),
 		atomic_load(&pool->running), atomic_load(&pool->nspinning),
 		atomic_load(&pool->nblocked), atomic_load(&pool->nadmit), atomic_load(&pool->nhand),
-		pool->nactive, pool->stopping, rp__queue_len(&pool->q[RP_PRIORITY_HIGH]),
-		rp__queue_len(&pool->q[RP_PRIORITY_NORMAL]), rp__queue_len(&pool->q[RP_PRIORITY_LOW]),
+		pool->nactive, pool->stopping, rp__fifo_len(&pool->q[RP_PRIORITY_HIGH]),
+		rp__fifo_len(&pool->q[RP_PRIORITY_NORMAL]), rp__fifo_len(&pool->q[RP_PRIORITY_LOW]),
 		atomic_load(&pool->nlocal), atomic_load(&pool->nstalled),
 		atomic_load(&pool->ndropped));
 	fprintf(f, "  regulator: started %d active %u rounds %llu scans %llu spawn retry %d (%llu)\n",

@@ -17,7 +17,7 @@
  * Lock order: pool->lock is the only pool-wide lock.  The backend's
  * send_lock is a leaf, taken with nothing else held, and never takes
  * pool->lock.  No other lock exists: the run queues, the deques and the
- * slot counters take none (queue.c states their progress exactly).
+ * slot counters take none (fifo.c states their progress exactly).
  */
 #ifndef RINGPOOL_INTERNAL_H
 #define RINGPOOL_INTERNAL_H
@@ -67,33 +67,33 @@ void rp__assert_held_fn(pthread_mutex_t *m);
                                     * regulator while it keeps finding blocks */
 #define RP_NPRIO 3
 
-/* ------------------------------------------------------------------ queue.c */
+/* ------------------------------------------------------------------ fifo.c */
 
 /*
  * An unbounded MPMC FIFO of (fn, arg) entries in linked blocks
- * (queue.c).  Posting takes one CAS and allocates one block per
- * RP_QBLOCK_SLOTS entries; no lock anywhere.
+ * (fifo.c).  Posting takes one CAS and allocates one block per
+ * RP_FIFO_BLOCK_SLOTS entries; no lock anywhere.
  */
-#define RP_QBLOCK_SLOTS 255u
-#define RP_QSPARE 4u            /* freed blocks a queue keeps for reuse */
+#define RP_FIFO_BLOCK_SLOTS 255u
+#define RP_FIFO_SPARE 4u            /* freed blocks a queue keeps for reuse */
 
-struct rp_qblock;
+struct rp_fifo_block;
 
-struct rp_queue {
+struct rp_fifo {
 	rp_aligned _Atomic size_t head;            /* A: next slot to take << 1, | HAS_NEXT */
-	_Atomic(struct rp_qblock *) head_block;    /* A: the block head is in */
+	_Atomic(struct rp_fifo_block *) head_block;    /* A: the block head is in */
 	rp_aligned _Atomic size_t tail;            /* A: next slot to fill */
-	_Atomic(struct rp_qblock *) tail_block;    /* A: the block tail is in */
-	_Atomic(struct rp_qblock *) spare[RP_QSPARE]; /* A: freed blocks, for reuse */
+	_Atomic(struct rp_fifo_block *) tail_block;    /* A: the block tail is in */
+	_Atomic(struct rp_fifo_block *) spare[RP_FIFO_SPARE]; /* A: freed blocks, for reuse */
 };
 
-int rp__queue_init(struct rp_queue *q);
-void rp__queue_fini(struct rp_queue *q);
-int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
-bool rp__queue_pop(struct rp_queue *q, rp_fn **fn, void **arg);
-unsigned rp__queue_pop_many(struct rp_queue *q, rp_fn **fn, void **arg, unsigned max,
+int rp__fifo_init(struct rp_fifo *q);
+void rp__fifo_fini(struct rp_fifo *q);
+int rp__fifo_push(struct rp_fifo *q, rp_fn *fn, void *arg);
+bool rp__fifo_pop(struct rp_fifo *q, rp_fn **fn, void **arg);
+unsigned rp__fifo_pop_many(struct rp_fifo *q, rp_fn **fn, void **arg, unsigned max,
 			    unsigned share);
-size_t rp__queue_len(struct rp_queue *q);
+size_t rp__fifo_len(struct rp_fifo *q);
 
 /* ------------------------------------------------------------------ deque.c */
 
@@ -280,7 +280,7 @@ struct rp_pool {
 	bool is_default;
 	const struct rp_backend_ops *ops;
 
-	struct rp_queue q[RP_NPRIO];
+	struct rp_fifo q[RP_NPRIO];
 
 	/* A: hot counters, each on its own line. */
 	rp_aligned _Atomic unsigned running;  /* slots held (SEEK + RUN workers) */

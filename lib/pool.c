@@ -86,7 +86,7 @@ static void pool_free(rp_pool *pool)
 {
 	for (int p = 0; p < RP_NPRIO; p++)
 		if (atomic_load(&pool->q[p].head_block))
-			rp__queue_fini(&pool->q[p]);
+			rp__fifo_fini(&pool->q[p]);
 	pthread_cond_destroy(&pool->quiesce);
 	pthread_mutex_destroy(&pool->lock);
 	rp__monitor_pool_fini(pool);
@@ -145,7 +145,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	pthread_cond_init(&pool->quiesce, &ca);
 	pthread_condattr_destroy(&ca);
 	for (int p = 0; p < RP_NPRIO; p++) {
-		ret = rp__queue_init(&pool->q[p]);
+		ret = rp__fifo_init(&pool->q[p]);
 		if (ret)
 			goto fail;
 	}

@@ -39,7 +39,7 @@ int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 			goto look;
 		atomic_fetch_sub(&pool->nlocal, 1);
 	}
-	ret = rp__queue_push(&pool->q[prio], fn, arg);
+	ret = rp__fifo_push(&pool->q[prio], fn, arg);
 	if (ret)
 		return ret;
 look:

@@ -4,7 +4,7 @@
  * waiting?".
  *
  * Work waits in three kinds of places: the shared per-priority run queues
- * (queue.c: posts from outside the pool, and the overflow of the others),
+ * (fifo.c: posts from outside the pool, and the overflow of the others),
  * the workers' own deques (deque.c: normal-priority posts of callbacks,
  * and batches taken from the shared queue), and a worker's hand-over slot
  * (a task given to a parked worker in its wake-up, counted in nhand).
@@ -33,7 +33,7 @@ bool rp__queues_empty(rp_pool *pool)
 	if (atomic_load(&pool->nlocal))
 		return false;
 	for (int p = 0; p < RP_NPRIO; p++)
-		if (rp__queue_len(&pool->q[p]))
+		if (rp__fifo_len(&pool->q[p]))
 			return false;
 	return true;
 }
@@ -44,7 +44,7 @@ unsigned long long rp__queued(rp_pool *pool)
 			       atomic_load_explicit(&pool->nlocal, memory_order_relaxed);
 
 	for (int p = 0; p < RP_NPRIO; p++)
-		n += rp__queue_len(&pool->q[p]);
+		n += rp__fifo_len(&pool->q[p]);
 	return n;
 }
 
@@ -65,10 +65,10 @@ bool rp__find_work(struct rp_worker *w, rp_fn **fn, void **arg)
 {
 	rp_pool *pool = w->pool;
 
-	if (w->dq && w->skips < RP_AGING_SHARE - 1 && !rp__queue_len(&pool->q[RP_PRIORITY_HIGH]) &&
+	if (w->dq && w->skips < RP_AGING_SHARE - 1 && !rp__fifo_len(&pool->q[RP_PRIORITY_HIGH]) &&
 	    (rp__deque_batch_next(w) || ++w->local_runs % RP_AGING_SHARE) &&
 	    rp__deque_pop(w, fn, arg)) {
-		if (rp__queue_len(&pool->q[RP_PRIORITY_LOW]))
+		if (rp__fifo_len(&pool->q[RP_PRIORITY_LOW]))
 			w->skips++;
 		return true;
 	}
@@ -94,7 +94,7 @@ static bool pop_batch(struct rp_worker *w, rp_fn **fn, void **arg)
 	if (max < 2)
 		return false;
 	max = max < RP_BATCH ? max : RP_BATCH;
-	n = rp__queue_pop_many(&pool->q[RP_PRIORITY_NORMAL], fns, args, max, pool->concurrency);
+	n = rp__fifo_pop_many(&pool->q[RP_PRIORITY_NORMAL], fns, args, max, pool->concurrency);
 	if (!n)
 		return false;
 	*fn = fns[0];
@@ -117,7 +117,7 @@ static bool pop_normal(struct rp_worker *w, rp_fn **fn, void **arg)
 	if (rp_unlikely(atomic_load_explicit(&pool->nstalled, memory_order_relaxed)) &&
 	    rp__deque_steal_stalled(w, fn, arg))
 		return true;
-	return pop_batch(w, fn, arg) || rp__queue_pop(&pool->q[RP_PRIORITY_NORMAL], fn, arg);
+	return pop_batch(w, fn, arg) || rp__fifo_pop(&pool->q[RP_PRIORITY_NORMAL], fn, arg);
 }
 
 /* pop_task() from the shared queues (and stalled deques) alone. */
@@ -127,7 +127,7 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 
 	if (rp_unlikely(w->skips >= RP_AGING_SHARE - 1)) {
 		for (int p = RP_NPRIO - 1; p > 0; p--) {
-			if (rp__queue_pop(&pool->q[p], fn, arg)) {
+			if (rp__fifo_pop(&pool->q[p], fn, arg)) {
 				w->skips = 0;
 				return true;
 			}
@@ -135,10 +135,10 @@ static bool pop_shared(struct rp_worker *w, rp_fn **fn, void **arg)
 	}
 	for (int p = 0; p < RP_NPRIO; p++) {
 		if (!(p == RP_PRIORITY_NORMAL ? pop_normal(w, fn, arg)
-					      : rp__queue_pop(&pool->q[p], fn, arg)))
+					      : rp__fifo_pop(&pool->q[p], fn, arg)))
 			continue;
 		for (int l = p + 1; l < RP_NPRIO; l++) {
-			if (rp__queue_len(&pool->q[l])) {
+			if (rp__fifo_len(&pool->q[l])) {
 				w->skips++;
 				break;
 			}

@@ -718,7 +718,7 @@ static void check_submit_undo(unsigned resubmit, bool cancel)
 	t_blocker_start(pool, &b);
 	/* The next queue block the shared queue needs fails once. */
 	rp__fault_set(RP_FAULT_ALLOC_QBLOCK, 0, 1, ENOMEM, cancel ? cancel_hook : NULL, &r);
-	for (unsigned i = 0; i < 2 * RP_QBLOCK_SLOTS && !(ret = rp_work_submit(r.w)); i++)
+	for (unsigned i = 0; i < 2 * RP_FIFO_BLOCK_SLOTS && !(ret = rp_work_submit(r.w)); i++)
 		ok++;
 	rp__fault_reset();
 	ck_assert_int_eq(ret, -ENOMEM);

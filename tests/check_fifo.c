@@ -14,23 +14,23 @@ static void fn_a(void *arg)
 
 START_TEST(test_queue_fifo)
 {
-	struct rp_queue q;
+	struct rp_fifo q;
 	rp_fn *fn;
 	void *arg;
 
-	ck_assert_int_eq(rp__queue_init(&q), 0);
-	ck_assert(!rp__queue_pop(&q, &fn, &arg));
+	ck_assert_int_eq(rp__fifo_init(&q), 0);
+	ck_assert(!rp__fifo_pop(&q, &fn, &arg));
 	for (uintptr_t i = 1; i <= 6; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	ck_assert_uint_eq(rp__queue_len(&q), 6);
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__fifo_len(&q), 6);
 	for (uintptr_t i = 1; i <= 6; i++) {
-		ck_assert(rp__queue_pop(&q, &fn, &arg));
+		ck_assert(rp__fifo_pop(&q, &fn, &arg));
 		ck_assert_ptr_eq((void *)fn, (void *)fn_a);
 		ck_assert_uint_eq((uintptr_t)arg, i);
 	}
-	ck_assert(!rp__queue_pop(&q, &fn, &arg));
-	ck_assert_uint_eq(rp__queue_len(&q), 0);
-	rp__queue_fini(&q);
+	ck_assert(!rp__fifo_pop(&q, &fn, &arg));
+	ck_assert_uint_eq(rp__fifo_len(&q), 0);
+	rp__fifo_fini(&q);
 }
 END_TEST
 
@@ -39,40 +39,40 @@ END_TEST
  * builds see a leak otherwise). */
 START_TEST(test_queue_blocks)
 {
-	const uintptr_t n = 10 * RP_QBLOCK_SLOTS + 7;
-	struct rp_queue q;
+	const uintptr_t n = 10 * RP_FIFO_BLOCK_SLOTS + 7;
+	struct rp_fifo q;
 	rp_fn *fn;
 	void *arg;
 	uintptr_t next = 1;
 
-	ck_assert_int_eq(rp__queue_init(&q), 0);
+	ck_assert_int_eq(rp__fifo_init(&q), 0);
 	for (uintptr_t i = 1; i <= n; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	ck_assert_uint_eq(rp__queue_len(&q), n);
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__fifo_len(&q), n);
 	for (uintptr_t k = 0; k < n / 2; k++) {
-		ck_assert(rp__queue_pop(&q, &fn, &arg));
+		ck_assert(rp__fifo_pop(&q, &fn, &arg));
 		ck_assert_uint_eq((uintptr_t)arg, next++);
 	}
-	ck_assert_uint_eq(rp__queue_len(&q), n - n / 2);
+	ck_assert_uint_eq(rp__fifo_len(&q), n - n / 2);
 	for (uintptr_t i = n + 1; i <= 2 * n; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	while (rp__queue_pop(&q, &fn, &arg)) {
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
+	while (rp__fifo_pop(&q, &fn, &arg)) {
 		ck_assert_ptr_eq(fn, fn_a);
 		ck_assert_uint_eq((uintptr_t)arg, next++);
 	}
 	ck_assert_uint_eq(next, 2 * n + 1);
-	ck_assert_uint_eq(rp__queue_len(&q), 0);
+	ck_assert_uint_eq(rp__fifo_len(&q), 0);
 	/* Exactly at a block's end, then past it. */
-	for (uintptr_t i = 1; i <= RP_QBLOCK_SLOTS; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
-	ck_assert_uint_eq(rp__queue_len(&q), RP_QBLOCK_SLOTS);
-	for (uintptr_t i = 1; i <= RP_QBLOCK_SLOTS; i++) {
-		ck_assert(rp__queue_pop(&q, &fn, &arg));
+	for (uintptr_t i = 1; i <= RP_FIFO_BLOCK_SLOTS; i++)
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
+	ck_assert_uint_eq(rp__fifo_len(&q), RP_FIFO_BLOCK_SLOTS);
+	for (uintptr_t i = 1; i <= RP_FIFO_BLOCK_SLOTS; i++) {
+		ck_assert(rp__fifo_pop(&q, &fn, &arg));
 		ck_assert_uint_eq((uintptr_t)arg, i);
 	}
-	ck_assert(!rp__queue_pop(&q, &fn, &arg));
-	ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)1), 0);
-	rp__queue_fini(&q);
+	ck_assert(!rp__fifo_pop(&q, &fn, &arg));
+	ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)1), 0);
+	rp__fifo_fini(&q);
 }
 END_TEST
 
@@ -80,8 +80,8 @@ END_TEST
  * last slot (a single pop takes it), and order across blocks. */
 START_TEST(test_queue_pop_many)
 {
-	const uintptr_t n = 3 * RP_QBLOCK_SLOTS + 40;
-	struct rp_queue q;
+	const uintptr_t n = 3 * RP_FIFO_BLOCK_SLOTS + 40;
+	struct rp_fifo q;
 	rp_fn *fns[16];
 	void *args[16];
 	rp_fn *fn;
@@ -89,46 +89,46 @@ START_TEST(test_queue_pop_many)
 	uintptr_t next = 1;
 	unsigned k;
 
-	ck_assert_int_eq(rp__queue_init(&q), 0);
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 1), 0);
+	ck_assert_int_eq(rp__fifo_init(&q), 0);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 16, 1), 0);
 	for (uintptr_t i = 1; i <= 10; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
 	/* 10 queued, 2 consumers: 5, then 3 of the 5 left, then 1 of 2. */
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 5);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 16, 2), 5);
 	for (k = 0; k < 5; k++) {
 		ck_assert_ptr_eq(fns[k], fn_a);
 		ck_assert_uint_eq((uintptr_t)args[k], next++);
 	}
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 3);
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 2), 1);
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 1, 1), 1);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 16, 2), 3);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 16, 2), 1);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 1, 1), 1);
 	ck_assert_uint_eq((uintptr_t)args[0], 10);
-	ck_assert_uint_eq(rp__queue_len(&q), 0);
-	rp__queue_fini(&q);
+	ck_assert_uint_eq(rp__fifo_len(&q), 0);
+	rp__fifo_fini(&q);
 
 	/* Across blocks: batches stop short of each block's last slot. */
-	ck_assert_int_eq(rp__queue_init(&q), 0);
+	ck_assert_int_eq(rp__fifo_init(&q), 0);
 	for (uintptr_t i = 1; i <= n; i++)
-		ck_assert_int_eq(rp__queue_push(&q, fn_a, (void *)i), 0);
+		ck_assert_int_eq(rp__fifo_push(&q, fn_a, (void *)i), 0);
 	next = 1;
 	while (next <= n) {
-		k = rp__queue_pop_many(&q, fns, args, 16, 1);
+		k = rp__fifo_pop_many(&q, fns, args, 16, 1);
 		if (k == 0) {
 			/* Only a block's last slot: the single pop takes it. */
-			ck_assert_uint_eq(next % RP_QBLOCK_SLOTS, 0);
-			ck_assert(rp__queue_pop(&q, &fn, &arg));
+			ck_assert_uint_eq(next % RP_FIFO_BLOCK_SLOTS, 0);
+			ck_assert(rp__fifo_pop(&q, &fn, &arg));
 			ck_assert_uint_eq((uintptr_t)arg, next++);
 			continue;
 		}
 		ck_assert_uint_le(k, 16);
 		for (unsigned i = 0; i < k; i++) {
-			ck_assert_uint_ne(next % RP_QBLOCK_SLOTS, 0);
+			ck_assert_uint_ne(next % RP_FIFO_BLOCK_SLOTS, 0);
 			ck_assert_uint_eq((uintptr_t)args[i], next++);
 		}
 	}
-	ck_assert_uint_eq(rp__queue_pop_many(&q, fns, args, 16, 1), 0);
-	ck_assert(!rp__queue_pop(&q, &fn, &arg));
-	rp__queue_fini(&q);
+	ck_assert_uint_eq(rp__fifo_pop_many(&q, fns, args, 16, 1), 0);
+	ck_assert(!rp__fifo_pop(&q, &fn, &arg));
+	rp__fifo_fini(&q);
 }
 END_TEST
 
@@ -137,7 +137,7 @@ END_TEST
 #define PER_PRODUCER 200000
 
 struct mpmc {
-	struct rp_queue q;
+	struct rp_fifo q;
 	_Atomic int producers_left;
 	_Atomic unsigned long long sum, count;
 };
@@ -147,7 +147,7 @@ static void *producer(void *p)
 	struct mpmc *m = p;
 
 	for (uintptr_t i = 1; i <= PER_PRODUCER; i++)
-		ck_assert_int_eq(rp__queue_push(&m->q, fn_a, (void *)i), 0);
+		ck_assert_int_eq(rp__fifo_push(&m->q, fn_a, (void *)i), 0);
 	atomic_fetch_sub(&m->producers_left, 1);
 	return NULL;
 }
@@ -166,15 +166,15 @@ static void *consumer(void *p)
 
 	for (;;) {
 		if (batches && ++k % 3 == 0)
-			got = rp__queue_pop_many(&m->q, fns, args, 8, CONSUMERS);
+			got = rp__fifo_pop_many(&m->q, fns, args, 8, CONSUMERS);
 		else
-			got = rp__queue_pop(&m->q, &fns[0], &args[0]);
+			got = rp__fifo_pop(&m->q, &fns[0], &args[0]);
 		for (unsigned i = 0; i < got; i++) {
 			ck_assert_ptr_eq(fns[i], fn_a);
 			sum += (uintptr_t)args[i];
 			count++;
 		}
-		if (!got && !atomic_load(&m->producers_left) && !rp__queue_len(&m->q))
+		if (!got && !atomic_load(&m->producers_left) && !rp__fifo_len(&m->q))
 			break;
 	}
 	atomic_fetch_add(&m->sum, sum);
@@ -190,7 +190,7 @@ START_TEST(test_queue_mpmc)
 	pthread_t p[PRODUCERS], c[CONSUMERS];
 	unsigned long long want = (unsigned long long)PER_PRODUCER * (PER_PRODUCER + 1) / 2 * PRODUCERS;
 
-	ck_assert_int_eq(rp__queue_init(&m.q), 0);
+	ck_assert_int_eq(rp__fifo_init(&m.q), 0);
 	atomic_init(&m.producers_left, PRODUCERS);
 	atomic_init(&m.sum, 0);
 	atomic_init(&m.count, 0);
@@ -204,7 +204,7 @@ START_TEST(test_queue_mpmc)
 		pthread_join(c[i], NULL);
 	t_assert_u(atomic_load(&m.count), ==, (unsigned long long)PER_PRODUCER * PRODUCERS);
 	t_assert_u(atomic_load(&m.sum), ==, want);
-	rp__queue_fini(&m.q);
+	rp__fifo_fini(&m.q);
 }
 END_TEST
 
