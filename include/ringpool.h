@@ -20,6 +20,7 @@
 #define RINGPOOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,33 @@ extern "C" {
 typedef struct rp_pool rp_pool;
 typedef struct rp_work rp_work;
 typedef void rp_fn(void *arg);
+
+/* Kernel objects and queues (the extended API). */
+typedef struct rp_queue rp_queue;
+typedef struct rp_cleanup rp_cleanup;
+typedef struct rp_timer rp_timer;
+typedef void rp_event_fn(void *arg, int res);            /* an object's callback */
+typedef void rp_cancel_fn(void *arg, void *cleanup_ctx); /* a cleanup member's, if its
+                                                          * armed callback never ran */
+
+#define RP_INFINITE UINT64_MAX  /* a timeout that never expires */
+#define RP_RUNS_LONG (1u << 0)  /* rp_env.flags: callbacks start inside a hinted
+                                 * block (SetThreadpoolCallbackRunsLong) */
+
+/*
+ * Where an object's callbacks run and who owns it.  NULL, or all zero: the
+ * pool itself, normal priority, no cleanup group.  Read at create; the
+ * structure need not outlive the call.
+ */
+struct rp_env {
+	rp_queue *queue;          /* callbacks run through this queue (not yet:
+	                           *   -EOPNOTSUPP) */
+	rp_cleanup *cleanup;      /* member of this cleanup group (not yet:
+	                           *   -EOPNOTSUPP) */
+	rp_cancel_fn *cancel_fn;  /* for a member whose armed callback never ran */
+	unsigned flags;           /* 0 or RP_RUNS_LONG */
+	unsigned resv[5];         /* must be zero */
+};
 
 enum rp_priority { RP_PRIORITY_HIGH, RP_PRIORITY_NORMAL, RP_PRIORITY_LOW };
 
@@ -141,6 +169,18 @@ int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
  *   -ECHILD for a pool inherited across fork().
  */
 int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
+
+/*
+ * rp_work_create_env - rp_work_create() in an environment: with
+ *   RP_RUNS_LONG in @env->flags, each callback starts inside a hinted
+ *   block (rp_blocking_begin()), as for a callback that will block.
+ * Context: any thread.  @env may be NULL (as rp_work_create()).
+ * Return: as rp_work_create(); also -EINVAL for non-zero @env->resv or
+ *   unknown flags, and -EOPNOTSUPP for a queue or a cleanup group, which
+ *   this version does not have yet.
+ */
+int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
+		       const struct rp_env *env);
 
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may

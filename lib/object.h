@@ -36,12 +36,16 @@ struct rp_obj {
 	const struct rp_obj_ops *ops; /* I */
 	rp_pool *pool;                /* I */
 	enum rp_obj_kind kind;        /* I */
+	unsigned flags;               /* I: rp_env.flags (RP_RUNS_LONG) */
 	_Atomic unsigned refs;        /* A: 1 while open, + 1 per entry queued or running */
 	_Atomic bool closed;          /* A */
 };
 
+int rp__env_check(const struct rp_env *env);
 void rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
-		  enum rp_obj_kind kind);
+		  enum rp_obj_kind kind, const struct rp_env *env);
+void rp__obj_callback_begin(const struct rp_obj *obj);
+void rp__obj_callback_end(const struct rp_obj *obj);
 void rp__obj_get(struct rp_obj *obj);
 void rp__obj_put(struct rp_obj *obj);
 bool rp__obj_close(struct rp_obj *obj);

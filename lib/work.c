@@ -70,7 +70,9 @@ static bool work_run(struct rp_obj *o)
 		/* rp_work_wait() counted it finished already. */
 		atomic_fetch_sub_explicit(&o->pool->ndropped, 1, memory_order_relaxed);
 	} else {
+		rp__obj_callback_begin(o);
 		work->fn(work->arg);
+		rp__obj_callback_end(o);
 		work_finished(work, 1);
 	}
 	rp__obj_put(o);
@@ -96,25 +98,34 @@ static const struct rp_obj_ops work_ops = {
 	.free = work_free,
 };
 
-RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
+RP_EXPORT int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
+				 const struct rp_env *env)
 {
 	rp_work *work;
 	int ret;
 
 	if (!workp || !fn)
 		return -EINVAL;
+	ret = rp__env_check(env);
+	if (ret)
+		return ret;
 	ret = rp__pool_get(&pool);
 	if (ret)
 		return ret;
 	work = rp__calloc(RP_FAULT_ALLOC_WORK, 1, sizeof(*work));
 	if (!work)
 		return -ENOMEM;
-	rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK);
+	rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK, env);
 	work->fn = fn;
 	work->arg = arg;
 	atomic_fetch_add(&pool->nworks, 1);
 	*workp = work;
 	return 0;
+}
+
+RP_EXPORT int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg)
+{
+	return rp_work_create_env(workp, pool, fn, arg, NULL);
 }
 
 /*

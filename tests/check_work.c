@@ -677,6 +677,115 @@ START_TEST(test_rp_work_submit_overflow)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ environments */
+
+/* An environment that is NULL or all zero is the plain pool. */
+START_TEST(test_rp_work_create_env_plain)
+{
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+	struct rp_env zero = { 0 };
+	struct cnt c = { 0 };
+	rp_work *a, *b;
+
+	ck_assert_int_eq(rp_work_create_env(&a, pool, cnt_fn, &c, NULL), 0);
+	ck_assert_int_eq(rp_work_create_env(&b, pool, cnt_fn, &c, &zero), 0);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(rp_work_submit(a), 0);
+		ck_assert_int_eq(rp_work_submit(b), 0);
+	}
+	ck_assert_int_eq(rp_work_wait(a, false), 0);
+	ck_assert_int_eq(rp_work_wait(b, false), 0);
+	ck_assert_uint_eq(c.n, 20);
+	ck_assert_uint_eq(stats(pool).blocks_hinted, 0);
+	ck_assert_int_eq(rp_work_close(a), 0);
+	ck_assert_int_eq(rp_work_close(b), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+/* Bad environments change nothing and say why. */
+START_TEST(test_rp_work_create_env_bad)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	rp_work *sentinel = (rp_work *)(uintptr_t)0x77, *w = sentinel;
+	struct cnt c = { 0 };
+	struct rp_env env;
+
+	for (int i = 0; i < 5; i++) {
+		memset(&env, 0, sizeof(env));
+		env.resv[i] = 1;
+		ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EINVAL);
+	}
+	memset(&env, 0, sizeof(env));
+	env.flags = RP_RUNS_LONG << 1;
+	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EINVAL);
+	memset(&env, 0, sizeof(env));
+	env.queue = (rp_queue *)(uintptr_t)0x10;
+	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EOPNOTSUPP);
+	memset(&env, 0, sizeof(env));
+	env.cleanup = (rp_cleanup *)(uintptr_t)0x10;
+	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EOPNOTSUPP);
+	memset(&env, 0, sizeof(env));
+	ck_assert_int_eq(rp_work_create_env(&w, pool, NULL, &c, &env), -EINVAL);
+	ck_assert_int_eq(rp_work_create_env(NULL, pool, cnt_fn, &c, &env), -EINVAL);
+	ck_assert_ptr_eq(w, sentinel);
+	/* Nothing was created: destroy does not see an open object. */
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+/* A callback that blocks without a hint, in a gate. */
+struct long_gate {
+	struct t_event open;
+	_Atomic unsigned in;
+};
+
+static void long_fn(void *arg)
+{
+	struct long_gate *g = arg;
+
+	atomic_fetch_add(&g->in, 1);
+	t_event_wait(&g->open);
+}
+
+static bool long_in(void *arg)
+{
+	return atomic_load(&((struct long_gate *)arg)->in) == 3;
+}
+
+/*
+ * RP_RUNS_LONG: the callbacks start inside a hinted block, so three of
+ * them blocking (without hints of their own) on a concurrency-1 pool hold
+ * no slot: a plain post still runs at once, and no detection is needed.
+ */
+START_TEST(test_rp_work_create_env_runs_long)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	struct rp_env env = { .flags = RP_RUNS_LONG };
+	struct long_gate g = { 0 };
+	struct cnt c = { 0 };
+	struct rp_stats st;
+	rp_work *w;
+
+	ck_assert_int_eq(rp_work_create_env(&w, pool, long_fn, &g, &env), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rp_work_submit(w), 0);
+	ck_assert_msg(t_wait_until(long_in, &g, T_LONG_MS), "only %u of 3 started",
+		      atomic_load(&g.in));
+	ck_assert_int_eq(rp_post(pool, cnt_fn, &c), 0);
+	cnt_wait(&c, 1);
+	st = stats(pool);
+	ck_assert_uint_eq(st.blocks_hinted, 3);
+	ck_assert_uint_eq(st.blocked, 3);
+	t_event_set(&g.open);
+	ck_assert_int_eq(rp_work_wait(w, false), 0);
+	st = stats(pool);
+	ck_assert_uint_eq(st.blocked, 0);
+	ck_assert_int_eq(rp_work_close(w), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ faults */
 
 /*
@@ -1033,6 +1142,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_work_close_from_own_callback);
 	tcase_add_test(tc, test_rp_pool_destroy_busy_with_open_work);
 	tcase_add_test(tc, test_rp_pool_destroy_runs_closed_work);
+	tcase_add_test(tc, test_rp_work_create_env_plain);
+	tcase_add_test(tc, test_rp_work_create_env_runs_long);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
@@ -1040,6 +1151,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_work_create_bad_args);
 	tcase_add_test(tc, test_rp_work_null);
 	tcase_add_test(tc, test_rp_work_wait_own_callback);
+	tcase_add_test(tc, test_rp_work_create_env_bad);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
