@@ -182,6 +182,66 @@ int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
 int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
 		       const struct rp_env *env);
 
+/* ---- timers: a callback at a due time, once or periodically ---- */
+#define RP_TIMER_ABS      (1u << 0)  /* due_ns absolute on the clock */
+#define RP_TIMER_BOOTTIME (1u << 1)  /* CLOCK_BOOTTIME; neither flag: CLOCK_MONOTONIC */
+#define RP_TIMER_REALTIME (1u << 2)  /* CLOCK_REALTIME */
+
+/*
+ * rp_timer_create - a timer object whose expiries call @fn(@arg, res),
+ *   res = the expirations the callback delivers (>= 1).
+ * Context: any thread.  The pool's first kernel object starts its event
+ *   thread.  @env as for rp_work_create_env().
+ * Return: 0 and *@tp set; -EINVAL (NULL @tp or @fn, bad @env); -EOPNOTSUPP
+ *   (@env names a queue or a cleanup group); -ENOMEM; -EAGAIN (no thread
+ *   for the event thread); -EMFILE; -ECHILD.  *@tp untouched on failure.
+ */
+int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, void *arg,
+		    const struct rp_env *env);
+
+/*
+ * rp_timer_set - arm @t: due in @due_ns (absolute with RP_TIMER_ABS; in
+ *   the past: at once), then every @period_ns if not 0, each expiry no
+ *   later than @window_ns after its due time (a periodic timer's window is
+ *   at most half its period), on the clock @flags name.  Replaces an
+ *   arming in progress, and expiries not yet delivered.  @due_ns
+ *   RP_INFINITE leaves the timer unset.
+ * Context: any thread, including @t's own callback; never waits for a
+ *   callback; a system call (the event thread's doorbell) only when the
+ *   timer becomes the first of its clock to expire.
+ * Return: 1 if a pending expiry was replaced, 0 if none; -EINVAL (NULL or
+ *   closed @t, unknown flags, both clock flags); -ENOMEM; -ECHILD.
+ */
+int rp_timer_set(rp_timer *t, uint64_t due_ns, uint64_t period_ns, uint64_t window_ns,
+		 unsigned flags);
+
+/*
+ * rp_timer_cancel - disarm @t and drop expiries not yet delivered: after it
+ *   returns, no callback of @t starts (one running finishes).
+ * Return: 1 if a pending expiry was cancelled, 0 if none; -EINVAL; -ECHILD.
+ */
+int rp_timer_cancel(rp_timer *t);
+
+/* rp_timer_is_set - is an expiry pending (armed, or not yet delivered)? */
+bool rp_timer_is_set(const rp_timer *t);
+
+/*
+ * rp_timer_wait - wait until no callback of @t is queued or running; with
+ *   @cancel_pending, cancel first (rp_timer_cancel()).
+ * Context: any thread but @t's own callback; inside another callback of
+ *   the pool, a hinted block.
+ * Return: 0; -EINVAL; -EDEADLK from @t's own callback; -ECHILD.
+ */
+int rp_timer_wait(rp_timer *t, bool cancel_pending);
+
+/*
+ * rp_timer_close - cancel @t and release it.
+ * Context: any thread, including @t's own callback; never blocks.
+ * Lifetime: freed once a callback in progress returns; do not use @t after.
+ * Return: 0; -EINVAL if @t is NULL.
+ */
+int rp_timer_close(rp_timer *t);
+
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may
  *   overlap: two submits give two callbacks, possibly at once.

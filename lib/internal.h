@@ -234,8 +234,9 @@ struct rp_worker {
 /* The worker running on this thread, if any (any pool). */
 extern __thread struct rp_worker *rp__self;
 
-/* ------------------------------------------------------------------ backend.h */
+/* ------------------------------------------------------------------ backend.h, port.h */
 #include "backend.h"
+#include "port.h"
 
 /* ------------------------------------------------------------------ regulator */
 
@@ -292,7 +293,8 @@ struct rp_pool {
 	rp_aligned _Atomic unsigned nthreads; /* workers alive */
 	_Atomic unsigned nblocked;            /* HINTED + DETECTED */
 	_Atomic unsigned nstalled;            /* stalled deques (deque.c) */
-	_Atomic unsigned nworks;              /* open work objects */
+	_Atomic unsigned nobjects;            /* open objects (works, timers): destroy
+	                                       * refuses while there are any */
 	_Atomic unsigned long long ndropped;  /* cancelled entries still in the queues */
 	rp_aligned _Atomic unsigned long nlocal; /* entries in the deques (never fewer:
 	                                       * counted before the push, after the take) */
@@ -329,6 +331,9 @@ struct rp_pool {
 
 	/* Regulator, see regulator.c. */
 	struct rp_regulator reg;
+
+	/* The completion port, made with the first kernel object (port.c). */
+	_Atomic(struct rp_port *) port;
 
 	/* The process's live pools (debug.c's lock). */
 	struct rp_pool *next_pool, *prev_pool;

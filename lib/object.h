@@ -30,6 +30,7 @@ struct rp_obj_ops {
 
 enum rp_obj_kind {
 	RP_OBJ_WORK,
+	RP_OBJ_TIMER,
 };
 
 struct rp_obj {

@@ -229,7 +229,7 @@ RP_EXPORT int rp_pool_destroy(rp_pool *pool)
 		return -ECHILD;
 	if (rp__self && rp__self->pool == pool)
 		return -EDEADLK;
-	if (atomic_load(&pool->nworks))
+	if (atomic_load(&pool->nobjects))
 		return -EBUSY;
 
 	atomic_store(&pool->closing, true);
@@ -259,6 +259,7 @@ RP_EXPORT int rp_pool_destroy(rp_pool *pool)
 	pthread_mutex_unlock(&pool->lock);
 
 	rp__regulator_stop(pool);
+	rp__port_stop(pool);
 	rp__pools_remove(pool);
 	pool->ops->pool_fini(pool);
 	pool_free(pool);

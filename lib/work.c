@@ -118,7 +118,7 @@ RP_EXPORT int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void
 	rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK, env);
 	work->fn = fn;
 	work->arg = arg;
-	atomic_fetch_add(&pool->nworks, 1);
+	atomic_fetch_add(&pool->nobjects, 1);
 	*workp = work;
 	return 0;
 }
@@ -235,6 +235,6 @@ RP_EXPORT int rp_work_close(rp_work *work)
 	if (!rp__obj_close(&work->obj))
 		return -EINVAL;
 	/* @work may be gone: its pool is not. */
-	atomic_fetch_sub(&pool->nworks, 1);
+	atomic_fetch_sub(&pool->nobjects, 1);
 	return 0;
 }

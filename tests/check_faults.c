@@ -342,6 +342,16 @@ END_TEST
  * fail with -ENOMEM (and only then); what was accepted must run exactly
  * once, and a create that failed must leave its output untouched.
  */
+static void tick(void *arg, int res)
+{
+	atomic_fetch_add((_Atomic unsigned *)arg, (unsigned)res);
+}
+
+static bool fired(void *arg)
+{
+	return atomic_load((_Atomic unsigned *)arg) > 0;
+}
+
 static void alloc_scenario(void)
 {
 	rp_pool *sentinel = (rp_pool *)(uintptr_t)0x5a5a, *pool = sentinel;
@@ -378,6 +388,25 @@ static void alloc_scenario(void)
 		t_assert_u(atomic_load(&wran), ==, submitted);
 		ck_assert_int_eq(rp_work_close(work), 0);
 	}
+	/* A timer: its create or its set may fail, and then nothing fires;
+	 * once set, it fires. */
+	{
+		rp_timer *t = NULL;
+		_Atomic unsigned ticks = 0;
+
+		ret = rp_timer_create(&t, pool, tick, (void *)&ticks, NULL);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM || ret == -EAGAIN, "rp_timer_create: %d", ret);
+		if (!ret) {
+			ret = rp_timer_set(t, 1000000, 0, 0, 0);
+			ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_timer_set: %d", ret);
+			if (!ret)
+				ck_assert_msg(t_wait_until(fired, (void *)&ticks, T_LONG_MS),
+					      "an armed timer never fired");
+			ck_assert_int_eq(rp_timer_wait(t, false), 0);
+			ck_assert_int_eq(rp_timer_close(t), 0);
+			t_assert_u(atomic_load(&ticks), ==, ret == 0);
+		}
+	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	t_assert_u(atomic_load(&ran), ==, accepted);
 }
@@ -412,7 +441,8 @@ START_TEST(test_rp_pool_alloc_site_failures)
 	static const enum rp_fault_site sites[] = {
 		RP_FAULT_ALLOC_POOL, RP_FAULT_ALLOC_WORKER, RP_FAULT_ALLOC_WORKERS,
 		RP_FAULT_ALLOC_QBLOCK, RP_FAULT_ALLOC_DEQUES, RP_FAULT_ALLOC_WATCH,
-		RP_FAULT_ALLOC_RING, RP_FAULT_ALLOC_WORK,
+		RP_FAULT_ALLOC_RING, RP_FAULT_ALLOC_WORK, RP_FAULT_ALLOC_TIMER,
+		RP_FAULT_ALLOC_TIMERS, RP_FAULT_ALLOC_PORT, RP_FAULT_THREAD_PORT,
 	};
 
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {

@@ -59,16 +59,33 @@ static const long enter_only[] = { __NR_io_uring_enter };
 static const long all_uring[] = { __NR_io_uring_setup, __NR_io_uring_enter,
 				  __NR_io_uring_register };
 
-/* io_uring refused whole: the futex backend serves. */
+static void tick(void *arg, int res)
+{
+	atomic_fetch_add((_Atomic int *)arg, res);
+}
+
+static bool ticked(void *arg)
+{
+	return atomic_load((_Atomic int *)arg) >= 5;
+}
+
+/* io_uring refused whole: the futex backend serves, and timers fire. */
 START_TEST(test_rp_pool_create_uring_refused)
 {
+	_Atomic int n = 0;
 	rp_pool *pool;
+	rp_timer *t;
 
 	unsetenv("RINGPOOL_BACKEND");
 	ck_assert(t_seccomp_refuse(all_uring, 3, EPERM, false));
 	ck_assert_int_eq(rp_pool_create(&pool, NULL), 0);
 	ck_assert_str_eq(pool->ops->name, "futex");
 	check_serves_then_quiet(pool);
+	ck_assert_int_eq(rp_timer_create(&t, pool, tick, (void *)&n, NULL), 0);
+	ck_assert_int_eq(rp_timer_set(t, 1000000, 1000000, 0, 0), 0);
+	ck_assert(t_wait_until(ticked, (void *)&n, 10000));
+	ck_assert_int_eq(rp_timer_wait(t, true), 0);
+	ck_assert_int_eq(rp_timer_close(t), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST

@@ -186,6 +186,34 @@ START_TEST(test_unpriv_pools_back_to_back)
 }
 END_TEST
 
+static void tick(void *arg, int res)
+{
+	atomic_fetch_add((_Atomic int *)arg, res);
+}
+
+static bool ticked(void *arg)
+{
+	return atomic_load((_Atomic int *)arg) >= 5;
+}
+
+/* Timers, unprivileged and small (DESIGN behaviour 15). */
+START_TEST(test_unpriv_timer)
+{
+	_Atomic int n = 0;
+	rp_pool *pool;
+	rp_timer *t;
+
+	ck_assert_msg(t_drop_privileges(), "could not drop privileges");
+	ck_assert_int_eq(rp_pool_create(&pool, NULL), 0);
+	ck_assert_int_eq(rp_timer_create(&t, pool, tick, (void *)&n, NULL), 0);
+	ck_assert_int_eq(rp_timer_set(t, 1000000, 1000000, 0, 0), 0);
+	ck_assert(t_wait_until(ticked, (void *)&n, 10000));
+	ck_assert_int_eq(rp_timer_wait(t, true), 0);
+	ck_assert_int_eq(rp_timer_close(t), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 Suite *make_suite(void);
 Suite *make_suite(void)
 {
@@ -197,6 +225,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_unpriv_tree_unhinted);
 	tcase_add_test(tc, test_unpriv_wakeups_use_rings);
 	tcase_add_test(tc, test_unpriv_pools_back_to_back);
+	tcase_add_test(tc, test_unpriv_timer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The completion port's event thread and its doorbell (port.h).
+ *
+ * The loop: take what is due (every clock's expired timers, and expiries
+ * whose post failed earlier), post them as tasks, program each clock's
+ * kernel timer at its earliest deadline, then sleep in the kernel side's
+ * wait until the doorbell rings or a kernel timer fires.  Expiries are
+ * taken under the port's lock and posted after it, so a post that wakes
+ * or starts a worker never holds it.
+ */
+#include "internal.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define RP_PORT_BATCH 64u	/* expiries taken under the lock at once */
+#define RP_RETRY_NS 1000000u	/* a failed post is tried again after 1 ms */
+
+static const clockid_t clock_ids[RP_NCLOCKS] = { CLOCK_MONOTONIC, CLOCK_BOOTTIME,
+						 CLOCK_REALTIME };
+
+clockid_t rp__clock_id(unsigned clock)
+{
+	return clock_ids[clock];
+}
+
+uint64_t rp__clock_now(unsigned clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock_ids[clock], &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Ring the doorbell: the event thread looks again.  Context: any thread. */
+void rp__port_kick(struct rp_port *port)
+{
+	uint64_t one = 1;
+
+	while (write(port->doorbell, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Post @obj's entry (its reference was taken for it).  A post fails only
+ * for want of memory: the expiry is kept and posted again a little later,
+ * so an armed object still gets its one callback.  Context: any thread.
+ */
+void rp__port_post(struct rp_port *port, struct rp_obj *obj)
+{
+	if (!rp__post(port->pool, RP_PRIORITY_NORMAL, rp__obj_task, obj))
+		return;
+	pthread_mutex_lock(&port->lock);
+	if (port->nretry == port->retry_cap) {
+		unsigned cap = port->retry_cap ? 2 * port->retry_cap : 16;
+		struct rp_obj **v = realloc(port->retry, cap * sizeof(*v));
+
+		/* Out of memory twice over: spin on the post rather than lose
+		 * the callback. */
+		if (!v) {
+			pthread_mutex_unlock(&port->lock);
+			while (rp__post(port->pool, RP_PRIORITY_NORMAL, rp__obj_task, obj))
+				sched_yield();
+			return;
+		}
+		port->retry = v;
+		port->retry_cap = cap;
+	}
+	port->retry[port->nretry++] = obj;
+	pthread_mutex_unlock(&port->lock);
+	rp__port_kick(port);
+}
+
+/*
+ * Arm @e in its clock's timer set.  Context: port->lock held, the set
+ * reserved (rp__timerset_reserve()).  Return: true if @e comes before the
+ * deadline the event thread programs: the caller rings the doorbell after
+ * unlocking.
+ */
+bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
+{
+	uint64_t *next = &port->next_deadline[e->clock];
+
+	rp__assert_held(&port->lock);
+	rp__timerset_insert(&port->timers[e->clock], e);
+	if (*next && *next <= e->deadline)
+		return false;
+	*next = e->deadline;
+	return true;
+}
+
+/* Take every due expiry, post them, and return in @want each clock's next
+ * deadline (0: none).  Context: the event thread. */
+static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
+{
+	struct rp_obj *batch[RP_PORT_BATCH];
+	unsigned n;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&port->lock);
+		while (port->nretry && n < RP_PORT_BATCH)
+			batch[n++] = port->retry[--port->nretry];
+		for (unsigned c = 0; c < RP_NCLOCKS; c++) {
+			struct rp_timerset *ts = &port->timers[c];
+			uint64_t now = rp__clock_now(c);
+			struct rp_tentry *e;
+
+			while (n < RP_PORT_BATCH && (e = rp__timerset_first_due(ts)) &&
+			       e->due <= now) {
+				struct rp_obj *obj;
+
+				rp__timerset_remove(ts, e);
+				obj = e->expire(e, now);
+				if (obj)
+					batch[n++] = obj;
+			}
+			want[c] = port->next_deadline[c] = rp__timerset_next_deadline(ts);
+		}
+		pthread_mutex_unlock(&port->lock);
+		for (unsigned i = 0; i < n; i++)
+			rp__port_post(port, batch[i]);
+	} while (n == RP_PORT_BATCH);
+}
+
+static void *event_main(void *arg)
+{
+	struct rp_port *port = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "%s-ev", port->pool->name);
+	pthread_setname_np(pthread_self(), name);
+	/* Its waits time timers: no slack on top of the windows. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	while (!atomic_load(&port->stop)) {
+		uint64_t want[RP_NCLOCKS];
+
+		run_due(port, want);
+		pthread_mutex_lock(&port->lock);
+		if (port->nretry) {
+			/* A failed post: look again soon. */
+			uint64_t soon = rp__clock_now(RP_CLOCK_MONO) + RP_RETRY_NS;
+
+			if (!want[RP_CLOCK_MONO] || soon < want[RP_CLOCK_MONO])
+				want[RP_CLOCK_MONO] = soon;
+		}
+		pthread_mutex_unlock(&port->lock);
+		for (unsigned c = 0; c < RP_NCLOCKS; c++) {
+			if (want[c] == port->programmed[c])
+				continue;
+			port->ops->program(port, c, want[c]);
+			port->programmed[c] = want[c];
+		}
+		if (atomic_load(&port->stop))
+			break;
+		port->ops->wait(port);
+		atomic_fetch_add_explicit(&port->wakeups, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static void port_free(struct rp_port *port)
+{
+	for (unsigned c = 0; c < RP_NCLOCKS; c++)
+		rp__timerset_fini(&port->timers[c]);
+	free(port->retry);
+	pthread_mutex_destroy(&port->lock);
+	if (port->doorbell >= 0)
+		close(port->doorbell);
+	free(port);
+}
+
+/* Make the port and start its event thread.  Context: pool->lock held. */
+static int port_start(rp_pool *pool, struct rp_port **portp)
+{
+	struct rp_port *port = rp__calloc(RP_FAULT_ALLOC_PORT, 1, sizeof(*port));
+	sigset_t all, old;
+	int ret;
+
+	if (!port)
+		return -ENOMEM;
+	port->pool = pool;
+	port->ops = &rp__port_epoll;
+	pthread_mutex_init(&port->lock, NULL);
+	port->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (port->doorbell < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = port->ops->init(port);
+	if (ret)
+		goto fail;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = rp__fault(RP_FAULT_THREAD_PORT);
+	if (!ret)
+		ret = pthread_create(&port->thread, NULL, event_main, port);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret) {
+		port->ops->fini(port);
+		ret = ret == ENOMEM ? -ENOMEM : -EAGAIN;
+		goto fail;
+	}
+	*portp = port;
+	return 0;
+fail:
+	port_free(port);
+	return ret;
+}
+
+/*
+ * The pool's port, made on first use: its event thread runs from the
+ * pool's first object to its destroy.  The regulator, which starts
+ * workers for the tasks the port posts, is started with it.
+ * Return: 0, -ENOMEM, -EAGAIN (no thread), -EMFILE (no descriptor).
+ */
+int rp__port_get(rp_pool *pool, struct rp_port **portp)
+{
+	struct rp_port *port = atomic_load_explicit(&pool->port, memory_order_acquire);
+	int ret = 0;
+
+	if (rp_likely(port)) {
+		*portp = port;
+		return 0;
+	}
+	ret = rp__regulator_start(pool);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&pool->lock);
+	port = atomic_load_explicit(&pool->port, memory_order_relaxed);
+	if (!port) {
+		ret = port_start(pool, &port);
+		/* Pairs with the acquire above: a thread that sees the port
+		 * sees it whole. */
+		if (!ret)
+			atomic_store_explicit(&pool->port, port, memory_order_release);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	if (!ret)
+		*portp = port;
+	return ret;
+}
+
+/* Stop the event thread and free the port.  Context: rp_pool_destroy(),
+ * every object closed. */
+void rp__port_stop(rp_pool *pool)
+{
+	struct rp_port *port = atomic_load(&pool->port);
+
+	if (!port)
+		return;
+	atomic_store(&port->stop, true);
+	rp__port_kick(port);
+	pthread_join(port->thread, NULL);
+	/* Expiries of closed objects that never got posted. */
+	while (port->nretry)
+		rp__obj_put(port->retry[--port->nretry]);
+	port->ops->fini(port);
+	port_free(port);
+	atomic_store(&pool->port, NULL);
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The completion port: how kernel objects (timers now; watches and I/O to
+ * come) reach the kernel, and how their events come back as tasks.
+ *
+ * Each pool that has an object has one *event thread*, made with its first
+ * object (a pool that only posts pays nothing).  It is the only thread that
+ * arms kernel events and sleeps on them, and it runs no user code: a
+ * request belongs to the thread that submitted it (DESIGN's facts table),
+ * so it must belong to a thread that never blocks uninterruptibly and
+ * never exits early.  Other threads hand it work under the port's lock and
+ * ring its doorbell (an eventfd) when it must look.  Events become tasks
+ * through the normal post path, regulated like every other task.
+ *
+ * Timers are coalesced in user space (timerset below): one kernel timer
+ * per clock, at the earliest deadline (due + window) of that clock's
+ * timers; arming a timer makes a system call only when it moves that
+ * deadline.
+ *
+ * Two implementations of the kernel side, chosen with the pool's backend:
+ * an epoll reactor (epoll + eventfd + one timerfd per clock, which serves
+ * everywhere) and, for the io_uring backend, the pool's event ring.
+ */
+#ifndef RINGPOOL_PORT_H
+#define RINGPOOL_PORT_H
+
+#include <stdint.h>
+
+struct rp_pool;
+
+/* The clocks a timer may use, in this order: rp_timer_set()'s flags. */
+enum { RP_CLOCK_MONO, RP_CLOCK_BOOT, RP_CLOCK_REAL, RP_NCLOCKS };
+
+/* ------------------------------------------------------------------ timerset */
+
+/*
+ * A timer entry: due (it never fires before) and deadline (due + window:
+ * it fires by then, given a wake-up), both absolute on its clock.  Each
+ * entry is in two binary heaps of its clock, one by due time (to find
+ * what is due) and one by deadline (to program the kernel timer), as
+ * libdispatch keeps its timers.
+ */
+struct rp_tentry {
+	uint64_t due, deadline;
+	unsigned clock;
+	unsigned idx[2];	/* positions in the two heaps; UINT32_MAX: out */
+	/* Called by the event thread, under the port's lock, when due: take
+	 * the expiry (a periodic entry re-inserts itself).  Return: the
+	 * object to post, with a reference taken, or NULL. */
+	struct rp_obj *(*expire)(struct rp_tentry *e, uint64_t now);
+};
+
+struct rp_heap {
+	struct rp_tentry **v;
+	unsigned n, cap;
+};
+
+struct rp_timerset {
+	struct rp_heap by_due, by_deadline;
+};
+
+bool rp__tentry_armed(const struct rp_tentry *e);
+int rp__timerset_reserve(struct rp_timerset *ts);
+void rp__timerset_insert(struct rp_timerset *ts, struct rp_tentry *e);
+void rp__timerset_remove(struct rp_timerset *ts, struct rp_tentry *e);
+struct rp_tentry *rp__timerset_first_due(const struct rp_timerset *ts);
+uint64_t rp__timerset_next_deadline(const struct rp_timerset *ts);
+void rp__timerset_fini(struct rp_timerset *ts);
+
+/* ------------------------------------------------------------------ the port */
+
+struct rp_port;
+
+/* The kernel side: an epoll reactor or an event ring.  Every op but init
+ * and fini runs on the event thread. */
+struct rp_port_ops {
+	const char *name;
+	int (*init)(struct rp_port *port);
+	void (*fini)(struct rp_port *port);
+	/* Arm @clock's kernel timer for @deadline (absolute ns on it), or
+	 * disarm it (0). */
+	int (*program)(struct rp_port *port, unsigned clock, uint64_t deadline);
+	/* Sleep until the doorbell rings or a kernel timer fires. */
+	void (*wait)(struct rp_port *port);
+};
+
+extern const struct rp_port_ops rp__port_epoll;
+
+struct rp_port {
+	struct rp_pool *pool;              /* I */
+	const struct rp_port_ops *ops;     /* I */
+	pthread_t thread;                  /* I */
+	int doorbell;                      /* I: eventfd */
+	_Atomic bool stop;                 /* A */
+
+	pthread_mutex_t lock;              /* the T lock: the timer sets, the objects'
+	                                    * arming state, the retry list */
+	struct rp_timerset timers[RP_NCLOCKS]; /* T */
+	uint64_t next_deadline[RP_NCLOCKS]; /* T: what the event thread programs (or is
+	                                    * about to): an arm that comes before rings
+	                                    * the doorbell */
+	struct rp_obj **retry;             /* T: expiries whose post failed (no memory) */
+	unsigned nretry, retry_cap;        /* T */
+
+	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
+	_Atomic unsigned long long wakeups; /* A: event-thread wake-ups (tests, bench) */
+	void *impl;                        /* the kernel side's own state */
+};
+
+uint64_t rp__clock_now(unsigned clock);
+clockid_t rp__clock_id(unsigned clock);
+int rp__port_get(struct rp_pool *pool, struct rp_port **portp);
+void rp__port_stop(struct rp_pool *pool);
+void rp__port_kick(struct rp_port *port);
+bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e);
+void rp__port_post(struct rp_port *port, struct rp_obj *obj);
+
+#endif /* RINGPOOL_PORT_H */

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Timer objects: a callback at a due time, once or periodically, on the
+ * pool's completion port (port.h).
+ *
+ * A timer is one entry of its clock's timer set, with a window: it fires
+ * no earlier than due and, given a wake-up, no later than due + window;
+ * one kernel timer per clock serves every timer, so timers whose windows
+ * overlap share a wake-up.  An expiry adds to the timer's pending count;
+ * a callback is queued only if none is queued or running, and it takes
+ * every pending expiry at once (its res), so a timer's callbacks never
+ * overlap, however short its period or however long a callback.  A
+ * periodic timer is re-armed from its previous due time, never from when
+ * it fired, so it does not drift.
+ *
+ * State (the port's lock): armed (in the timer set), pending, queued,
+ * running.  cancel and close empty the set entry and pending, so a queued
+ * callback finds nothing to deliver and is dropped: after they return, no
+ * callback starts.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+struct rp_timer {
+	struct rp_obj obj;           /* the common header */
+	rp_event_fn *fn;             /* I */
+	void *arg;                   /* I */
+	struct rp_port *port;        /* I */
+	struct rp_tentry e;          /* T: the port's lock */
+	uint64_t period, window;     /* T */
+	uint64_t pending;            /* T: expirations not yet delivered */
+	bool queued, running;        /* T: a callback posted, not started; started */
+	_Atomic uint32_t seq;        /* A: futex word, bumped when the timer goes quiet */
+	_Atomic unsigned waiters;    /* A */
+};
+
+#define timer_of(o) ((rp_timer *)(o))
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* No callback queued or running any more: wake rp_timer_wait().
+ * Context: the port's lock held. */
+static void quiet_locked(rp_timer *t)
+{
+	if (t->queued || t->running)
+		return;
+	atomic_fetch_add(&t->seq, 1);
+	if (atomic_load(&t->waiters))
+		rp__futex_wake(&t->seq, INT_MAX);
+}
+
+/*
+ * An expiry (the event thread, the port's lock held): count it, with the
+ * periods missed since, re-arm a periodic timer from its due time, and
+ * queue a callback unless one is queued or running already.
+ */
+static struct rp_obj *timer_expire(struct rp_tentry *e, uint64_t now)
+{
+	rp_timer *t = (rp_timer *)((char *)e - offsetof(rp_timer, e));
+	uint64_t n = 1;
+
+	if (t->period) {
+		if (now > e->due)
+			n += (now - e->due) / t->period;
+		e->due = sat_add(e->due, n * t->period);
+		e->deadline = sat_add(e->due, t->window);
+		/* Room for it was reserved when it was armed: it has just
+		 * left the set. */
+		if (rp__port_arm_locked(t->port, e)) {
+			/* The event thread programs the set after this
+			 * pass: no doorbell needed. */
+		}
+	}
+	t->pending += n;
+	if (t->queued || t->running)
+		return NULL;
+	t->queued = true;
+	rp__obj_get(&t->obj);
+	return &t->obj;
+}
+
+/* A queued callback (a worker). */
+static bool timer_run(struct rp_obj *o)
+{
+	rp_timer *t = timer_of(o);
+	struct rp_port *port = t->port;
+	uint64_t n;
+	bool repost;
+
+	pthread_mutex_lock(&port->lock);
+	t->queued = false;
+	n = t->pending;
+	t->pending = 0;
+	if (!n) {
+		/* Cancelled or re-set since it was queued. */
+		quiet_locked(t);
+		pthread_mutex_unlock(&port->lock);
+		rp__obj_put(o);
+		return false;
+	}
+	t->running = true;
+	pthread_mutex_unlock(&port->lock);
+
+	rp__obj_callback_begin(o);
+	t->fn(t->arg, n > INT_MAX ? INT_MAX : (int)n);
+	rp__obj_callback_end(o);
+
+	pthread_mutex_lock(&port->lock);
+	t->running = false;
+	/* Expired again while it ran (or re-armed by it, and due): one
+	 * more callback, now that this one is over. */
+	repost = t->pending && !rp__obj_closed(o);
+	if (repost) {
+		t->queued = true;
+		rp__obj_get(o);
+	}
+	quiet_locked(t);
+	pthread_mutex_unlock(&port->lock);
+	if (repost)
+		rp__port_post(port, o);
+	rp__obj_put(o);
+	return true;
+}
+
+/* The callback ended its worker's thread: it is over. */
+static void timer_abandon(struct rp_obj *o)
+{
+	rp_timer *t = timer_of(o);
+
+	pthread_mutex_lock(&t->port->lock);
+	t->running = false;
+	quiet_locked(t);
+	pthread_mutex_unlock(&t->port->lock);
+	rp__obj_put(o);
+}
+
+static void timer_free(struct rp_obj *o)
+{
+	free(o);
+}
+
+static const struct rp_obj_ops timer_ops = {
+	.run = timer_run,
+	.abandon = timer_abandon,
+	.free = timer_free,
+};
+
+RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, void *arg,
+			      const struct rp_env *env)
+{
+	struct rp_port *port;
+	rp_timer *t;
+	int ret;
+
+	if (!tp || !fn)
+		return -EINVAL;
+	ret = rp__env_check(env);
+	if (ret)
+		return ret;
+	ret = rp__pool_get(&pool);
+	if (ret)
+		return ret;
+	ret = rp__port_get(pool, &port);
+	if (ret)
+		return ret;
+	t = rp__calloc(RP_FAULT_ALLOC_TIMER, 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	rp__obj_init(&t->obj, &timer_ops, pool, RP_OBJ_TIMER, env);
+	t->fn = fn;
+	t->arg = arg;
+	t->port = port;
+	t->e.expire = timer_expire;
+	t->e.idx[0] = t->e.idx[1] = UINT32_MAX;
+	atomic_fetch_add(&pool->nobjects, 1);
+	*tp = t;
+	return 0;
+}
+
+/* Is an object usable?  Return: 0, -EINVAL (NULL or closed), -ECHILD. */
+static int usable(const rp_timer *t)
+{
+	if (!t || rp__obj_closed(&t->obj))
+		return -EINVAL;
+	return rp__pool_valid(t->obj.pool) ? 0 : -ECHILD;
+}
+
+/* Take back the arming and the expiries not yet delivered.
+ * Return: 1 if there was either.  Context: the port's lock held. */
+static int cancel_locked(rp_timer *t)
+{
+	int had = rp__tentry_armed(&t->e) || t->pending;
+
+	rp__timerset_remove(&t->port->timers[t->e.clock], &t->e);
+	t->pending = 0;
+	return had;
+}
+
+RP_EXPORT int rp_timer_set(rp_timer *t, uint64_t due_ns, uint64_t period_ns, uint64_t window_ns,
+			   unsigned flags)
+{
+	unsigned clock;
+	uint64_t due;
+	bool kick = false;
+	int ret;
+
+	ret = usable(t);
+	if (ret)
+		return ret;
+	if (flags & ~(RP_TIMER_ABS | RP_TIMER_BOOTTIME | RP_TIMER_REALTIME))
+		return -EINVAL;
+	if ((flags & RP_TIMER_BOOTTIME) && (flags & RP_TIMER_REALTIME))
+		return -EINVAL;
+	clock = flags & RP_TIMER_BOOTTIME   ? RP_CLOCK_BOOT
+		: flags & RP_TIMER_REALTIME ? RP_CLOCK_REAL
+					    : RP_CLOCK_MONO;
+	due = flags & RP_TIMER_ABS ? due_ns : sat_add(rp__clock_now(clock), due_ns);
+	/* GCD's rule: a periodic timer's window is at most half its period. */
+	if (period_ns && window_ns > period_ns / 2)
+		window_ns = period_ns / 2;
+
+	pthread_mutex_lock(&t->port->lock);
+	if (due != UINT64_MAX && rp__timerset_reserve(&t->port->timers[clock])) {
+		pthread_mutex_unlock(&t->port->lock);
+		return -ENOMEM;
+	}
+	ret = cancel_locked(t);
+	t->e.clock = clock;
+	t->e.due = due;
+	t->e.deadline = sat_add(due, window_ns);
+	t->period = period_ns;
+	t->window = window_ns;
+	/* RP_INFINITE: never due, so not armed at all. */
+	if (due != UINT64_MAX)
+		kick = rp__port_arm_locked(t->port, &t->e);
+	pthread_mutex_unlock(&t->port->lock);
+	if (kick)
+		rp__port_kick(t->port);
+	return ret;
+}
+
+RP_EXPORT int rp_timer_cancel(rp_timer *t)
+{
+	int ret = usable(t);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&t->port->lock);
+	ret = cancel_locked(t);
+	pthread_mutex_unlock(&t->port->lock);
+	return ret;
+}
+
+RP_EXPORT bool rp_timer_is_set(const rp_timer *t)
+{
+	rp_timer *m = (rp_timer *)t;
+	bool set;
+
+	if (usable(t))
+		return false;
+	pthread_mutex_lock(&m->port->lock);
+	set = rp__tentry_armed(&m->e) || m->pending;
+	pthread_mutex_unlock(&m->port->lock);
+	return set;
+}
+
+RP_EXPORT int rp_timer_wait(rp_timer *t, bool cancel_pending)
+{
+	struct rp_worker *self = rp__self;
+	bool blocked = false;
+
+	if (!t)
+		return -EINVAL;
+	if (self && self->cur_obj == &t->obj)
+		return -EDEADLK;
+	if (!rp__pool_valid(t->obj.pool))
+		return -ECHILD;
+	atomic_fetch_add(&t->waiters, 1);
+	for (;;) {
+		uint32_t s;
+		bool quiet;
+
+		pthread_mutex_lock(&t->port->lock);
+		if (cancel_pending)
+			cancel_locked(t);
+		quiet = !t->queued && !t->running;
+		s = atomic_load(&t->seq);
+		pthread_mutex_unlock(&t->port->lock);
+		if (quiet)
+			break;
+		/* Inside a callback, a hinted block: the awaited callback
+		 * may need this worker's slot. */
+		if (self && !blocked) {
+			rp__block_begin(self);
+			blocked = true;
+		}
+		rp__futex_wait(&t->seq, s, NULL);
+	}
+	atomic_fetch_sub(&t->waiters, 1);
+	if (blocked)
+		rp__block_end(self);
+	return 0;
+}
+
+RP_EXPORT int rp_timer_close(rp_timer *t)
+{
+	rp_pool *pool;
+
+	if (!t)
+		return -EINVAL;
+	pool = t->obj.pool;
+	pthread_mutex_lock(&t->port->lock);
+	cancel_locked(t);
+	pthread_mutex_unlock(&t->port->lock);
+	if (!rp__obj_close(&t->obj))
+		return -EINVAL;
+	/* @t may be gone: its pool is not. */
+	atomic_fetch_sub(&pool->nobjects, 1);
+	return 0;
+}
