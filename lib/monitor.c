@@ -95,7 +95,8 @@ void rp__monitor_pool_init(rp_pool *pool)
 	pool->reg.clock_only = monitor_forced("clock");
 	if (pool->reg.perf_ok && !can_ipc_lock() && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 	    rl.rlim_cur != RLIM_INFINITY) {
-		unsigned rings = rp__uring_refused() ? 0 : pool->concurrency + RP_RING_EXTRA;
+		/* The worker rings, and the event ring of the port. */
+		unsigned rings = rp__uring_refused() ? 0 : pool->concurrency + RP_RING_EXTRA + 1;
 
 		want = (uint64_t)(rings + pool->concurrency + RP_MONITOR_EXTRA) * RP_LOCKED_COST;
 		pool->reg.perf_ok = rl.rlim_cur >= want;

@@ -185,14 +185,24 @@ static int port_start(rp_pool *pool, struct rp_port **portp)
 	if (!port)
 		return -ENOMEM;
 	port->pool = pool;
-	port->ops = &rp__port_epoll;
 	pthread_mutex_init(&port->lock, NULL);
 	port->doorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (port->doorbell < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	ret = port->ops->init(port);
+	/* The event ring where the pool's workers use io_uring; the epoll
+	 * reactor where they do not, or where the ring cannot be made (the
+	 * memlock budget spent, no descriptor, no timeout clocks). */
+	ret = -ENOSYS;
+	if (pool->ops == &rp__backend_uring && atomic_load(&pool->bk.uring)) {
+		port->ops = &rp__port_uring;
+		ret = port->ops->init(port);
+	}
+	if (ret) {
+		port->ops = &rp__port_epoll;
+		ret = port->ops->init(port);
+	}
 	if (ret)
 		goto fail;
 	sigfillset(&all);

@@ -85,6 +85,7 @@ struct rp_port_ops {
 };
 
 extern const struct rp_port_ops rp__port_epoll;
+extern const struct rp_port_ops rp__port_uring;
 
 struct rp_port {
 	struct rp_pool *pool;              /* I */

@@ -99,6 +99,9 @@ START_TEST(test_rp_timer_set_one_shot)
 	uint64_t armed = t_now_ns();
 
 	ck_assert(!rp_timer_is_set(t));
+	/* The event ring where the workers use io_uring, else epoll. */
+	ck_assert_str_eq(atomic_load(&pool->port)->ops->name,
+			 strcmp(pool->ops->name, "uring") ? "epoll" : "uring");
 	ck_assert_int_eq(rp_timer_set(t, 20 * MS, 0, 0, 0), 0);
 	ck_assert(rp_timer_is_set(t));
 	wait_calls(&r, 1);
