@@ -41,6 +41,7 @@ typedef void rp_fn(void *arg);
 typedef struct rp_queue rp_queue;
 typedef struct rp_cleanup rp_cleanup;
 typedef struct rp_timer rp_timer;
+typedef struct rp_watch rp_watch;
 typedef void rp_event_fn(void *arg, int res);            /* an object's callback */
 typedef void rp_cancel_fn(void *arg, void *cleanup_ctx); /* a cleanup member's, if its
                                                           * armed callback never ran */
@@ -241,6 +242,57 @@ int rp_timer_wait(rp_timer *t, bool cancel_pending);
  * Return: 0; -EINVAL if @t is NULL.
  */
 int rp_timer_close(rp_timer *t);
+
+/* ---- watches: fd readiness, futex words, process exit ---- */
+#define RP_WATCH_REPEAT (1u << 0)  /* fd, futex: re-arm after each callback */
+#define RP_WATCH_SHARED (1u << 1)  /* futex: process-shared word */
+#define RP_WATCH_PIDFD  (1u << 2)  /* pid: id is a pidfd */
+#define RP_WATCH_NOREAP (1u << 3)  /* pid: leave the child waitable */
+
+/*
+ * rp_watch_create - a watch object whose events call @fn(@arg, res).
+ * Context, return: as rp_timer_create().
+ */
+int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, void *arg,
+		    const struct rp_env *env);
+
+/*
+ * rp_watch_fd - one callback when @fd is ready for @events (poll(2)
+ *   events), or after @timeout_ns (RP_INFINITE: none); with
+ *   RP_WATCH_REPEAT, again after each callback until cancelled.
+ *   res: the ready events (> 0; readiness may be spurious), -ETIMEDOUT, or
+ *   -errno (a descriptor closed already: -EBADF).
+ * rp_watch_futex - one callback when the 32-bit @word is woken
+ *   (FUTEX_WAKE), or does not hold @val when the wait starts (res 0), or
+ *   after @timeout_ns (-ETIMEDOUT).  RP_WATCH_SHARED for a word shared
+ *   between processes; RP_WATCH_REPEAT as above.
+ * rp_watch_pid - one callback when the child @id exits (a pid, or a pidfd
+ *   with RP_WATCH_PIDFD), or after @timeout_ns.  res: its wait status
+ *   (WIFEXITED()...), the child reaped unless RP_WATCH_NOREAP; -ETIMEDOUT;
+ *   -errno (-ECHILD: not a child of this process).
+ * Each replaces an arming in progress (cancelled as rp_watch_cancel()).
+ * Context: any thread, including @w's own callback.
+ * Return: 0; -EINVAL (NULL or closed @w, unknown flags, a negative @fd,
+ *   unknown events, a NULL or misaligned @word, RP_WATCH_REPEAT on a
+ *   process watch); -ENOMEM; -EMFILE; -ESRCH (no such process); -ECHILD.
+ */
+int rp_watch_fd(rp_watch *w, int fd, unsigned events, uint64_t timeout_ns, unsigned flags);
+int rp_watch_futex(rp_watch *w, const uint32_t *word, uint32_t val, uint64_t timeout_ns,
+		   unsigned flags);
+int rp_watch_pid(rp_watch *w, int id, uint64_t timeout_ns, unsigned flags);
+
+/*
+ * rp_watch_cancel - take back the arming and any result not yet delivered:
+ *   when it returns, no callback of @w starts (one running finishes), and
+ *   the kernel holds no reference to the descriptor watched.
+ * Return: 1 if an arming or a result was taken back, 0 if none; -EINVAL;
+ *   -ECHILD.
+ */
+int rp_watch_cancel(rp_watch *w);
+
+/* rp_watch_wait, rp_watch_close - as rp_timer_wait(), rp_timer_close(). */
+int rp_watch_wait(rp_watch *w, bool cancel_pending);
+int rp_watch_close(rp_watch *w);
 
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may

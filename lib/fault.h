@@ -28,12 +28,14 @@ enum rp_fault_site {
 	RP_FAULT_ALLOC_WORKERS,   /* the pool's worker array */
 	RP_FAULT_ALLOC_QBLOCK,    /* a run-queue block */
 	RP_FAULT_ALLOC_DEQUES,    /* the pool's deques */
-	RP_FAULT_ALLOC_WATCH,     /* the regulator's watch list */
+	RP_FAULT_ALLOC_WATCHLIST, /* the regulator's watch list */
 	RP_FAULT_ALLOC_RING,      /* a struct rp_ring (worker, probe or sender) */
 	RP_FAULT_ALLOC_WORK,      /* an rp_work */
 	RP_FAULT_ALLOC_TIMER,     /* an rp_timer */
 	RP_FAULT_ALLOC_TIMERS,    /* a timer heap */
 	RP_FAULT_ALLOC_PORT,      /* a pool's completion port */
+	RP_FAULT_ALLOC_REG,       /* a kernel request's record (port) */
+	RP_FAULT_ALLOC_WATCH,     /* an rp_watch */
 	RP_FAULT_THREAD_PORT,     /* pthread_create() of the event thread */
 	RP_FAULT_PIPE,            /* the admission pipe */
 	RP_FAULT_RING_SETUP,      /* io_uring_setup() */

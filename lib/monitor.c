@@ -105,7 +105,7 @@ void rp__monitor_pool_init(rp_pool *pool)
 		/* The watch list: the workers that any running worker can
 		 * check between two tasks (regulator.c). */
 		pool->reg.watch_cap = pool->concurrency + RP_MONITOR_EXTRA;
-		pool->reg.watch = rp__calloc(RP_FAULT_ALLOC_WATCH, pool->reg.watch_cap,
+		pool->reg.watch = rp__calloc(RP_FAULT_ALLOC_WATCHLIST, pool->reg.watch_cap,
 					   sizeof(*pool->reg.watch));
 		pool->reg.perf_ok = pool->reg.watch != NULL;
 	}

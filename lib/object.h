@@ -26,11 +26,17 @@ struct rp_obj_ops {
 	void (*abandon)(struct rp_obj *obj);
 	/* The last reference is gone. */
 	void (*free)(struct rp_obj *obj);
+	/* A kernel request of the arming @gen completed with @res (the
+	 * event thread, the port's lock held; kernel objects only).
+	 * Return: the object to post, with a reference for the entry, or
+	 * NULL (a stale completion, or one kept for later). */
+	struct rp_obj *(*complete)(struct rp_obj *obj, uint32_t gen, int res);
 };
 
 enum rp_obj_kind {
 	RP_OBJ_WORK,
 	RP_OBJ_TIMER,
+	RP_OBJ_WATCH,
 };
 
 struct rp_obj {

@@ -77,6 +77,19 @@ void rp__port_post(struct rp_port *port, struct rp_obj *obj)
 }
 
 /*
+ * A kernel request of @obj's arming @gen completed with @res: the object
+ * decides (a stale completion is dropped).  Context: the event thread,
+ * the port's lock held.  *@post: the object to post after unlocking, or
+ * NULL.
+ */
+void rp__port_complete_locked(struct rp_port *port, struct rp_obj *obj, uint32_t gen, int res,
+			      struct rp_obj **post)
+{
+	rp__assert_held(&port->lock);
+	*post = obj->ops->complete(obj, gen, res);
+}
+
+/*
  * Arm @e in its clock's timer set.  Context: port->lock held, the set
  * reserved (rp__timerset_reserve()).  Return: true if @e comes before the
  * deadline the event thread programs: the caller rings the doorbell after

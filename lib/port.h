@@ -67,6 +67,31 @@ struct rp_tentry *rp__timerset_first_due(const struct rp_timerset *ts);
 uint64_t rp__timerset_next_deadline(const struct rp_timerset *ts);
 void rp__timerset_fini(struct rp_timerset *ts);
 
+/* ------------------------------------------------------------------ kernel requests */
+
+/*
+ * One kernel request of an object: a readiness poll on a descriptor, or a
+ * wait on a futex word (watches; I/O operations to come).  It belongs to
+ * the object's arming @gen: a completion of an older arming is stale.  The
+ * object holds a reference for the request until the port is done with
+ * it (its completion reaped, or its registration removed).
+ */
+enum rp_kop_kind { RP_KOP_POLL, RP_KOP_FUTEX };
+
+/* The part of a generation a kernel side carries with a request (an
+ * io_uring user_data keeps the object's address in its low 48 bits). */
+#define RP_GEN_MASK 0x7fffu
+
+struct rp_kop {
+	enum rp_kop_kind kind;
+	int fd;                    /* POLL: the descriptor */
+	unsigned events;           /* POLL: poll(2) events */
+	const uint32_t *word;      /* FUTEX: the word */
+	uint32_t val;              /* FUTEX: the value it must hold to wait */
+	bool shared;               /* FUTEX: process-shared */
+	void *reg;                 /* the kernel side's own record, or NULL */
+};
+
 /* ------------------------------------------------------------------ the port */
 
 struct rp_port;
@@ -80,8 +105,24 @@ struct rp_port_ops {
 	/* Arm @clock's kernel timer for @deadline (absolute ns on it), or
 	 * disarm it (0). */
 	int (*program)(struct rp_port *port, unsigned clock, uint64_t deadline);
-	/* Sleep until the doorbell rings or a kernel timer fires. */
+	/* Sleep until the doorbell rings or a kernel timer fires, and hand
+	 * the kernel requests that completed to their objects. */
 	void (*wait)(struct rp_port *port);
+	/* Start @op for @obj's arming @gen (a reference taken for it).
+	 * Context: the port's lock held, any thread.  Return: 0, or a
+	 * negative errno (nothing started, the reference is the caller's);
+	 * -EOPNOTSUPP: this kernel side cannot (a futex wait without
+	 * IORING_OP_FUTEX_WAIT). */
+	int (*req_arm)(struct rp_port *port, struct rp_obj *obj, uint32_t gen, struct rp_kop *op);
+	/* Stop @op, started for @gen, so that the kernel holds nothing of
+	 * it when this returns.  Context: any thread but the event thread,
+	 * the port's lock NOT held. */
+	void (*req_cancel)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+			   struct rp_kop *op);
+	/* Stop it without waiting (a timeout won).  Context: the event
+	 * thread, the port's lock held. */
+	void (*req_abort)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+			  struct rp_kop *op);
 };
 
 extern const struct rp_port_ops rp__port_epoll;
@@ -103,6 +144,8 @@ struct rp_port {
 	struct rp_obj **retry;             /* T: expiries whose post failed (no memory) */
 	unsigned nretry, retry_cap;        /* T */
 
+	bool futex_ok;                     /* I: req_arm() takes futex waits */
+
 	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
 	_Atomic unsigned long long wakeups; /* A: event-thread wake-ups (tests, bench) */
 	void *impl;                        /* the kernel side's own state */
@@ -115,5 +158,7 @@ void rp__port_stop(struct rp_pool *pool);
 void rp__port_kick(struct rp_port *port);
 bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e);
 void rp__port_post(struct rp_port *port, struct rp_obj *obj);
+void rp__port_complete_locked(struct rp_port *port, struct rp_obj *obj, uint32_t gen, int res,
+			      struct rp_obj **post);
 
 #endif /* RINGPOOL_PORT_H */

@@ -11,6 +11,16 @@
  * timeout's user_data carries its clock and a generation, so the CQE of a
  * timeout since replaced is recognised and ignored.
  *
+ * Objects' requests (a watch's POLL_ADD or FUTEX_WAIT, Linux 6.7) are
+ * handed to the event thread on a list under the port's lock; it prepares
+ * and submits them under that lock, so a cancel either takes a request off
+ * the list before it reaches the kernel or finds it there and cancels it
+ * synchronously from its own thread (IORING_REGISTER_SYNC_CANCEL, Linux
+ * 6.0: when it returns, the kernel holds nothing of the request).  A
+ * request's user_data is its object's address with the arming's
+ * generation in the top bits; the object holds a reference until the CQE
+ * is reaped, so a stale CQE never touches freed memory.
+ *
  * SQ 64, CQ 128 entries: 8 KiB of RLIMIT_MEMLOCK for an unprivileged user,
  * counted beside the worker rings (monitor.c keeps room for it).  Where
  * the ring cannot be made (io_uring refused or missing, the memlock
@@ -29,9 +39,21 @@
 #define UD_DOORBELL 1ull
 #define UD_REMOVE 2ull
 #define UD_TIMER (1ull << 63)	/* | clock << 32 | generation */
+#define UD_ADDR ((1ull << 48) - 1)	/* an object's request: address | gen << 48 */
+#define OP_FUTEX_WAIT 51	/* Linux 6.7; liburing 2.3 has no helper */
+#define FUTEX2_SIZE_U32 0x02
+#define FUTEX2_PRIVATE 128
+
+struct sub {
+	struct rp_obj *obj;
+	uint32_t gen;
+	struct rp_kop *op;
+};
 
 struct uring_port {
 	struct io_uring ring;
+	struct sub *subs;			/* T: requests for the event thread to submit */
+	unsigned nsubs, subs_cap;		/* T */
 	uint32_t gen[RP_NCLOCKS];		/* of the clock's current timeout */
 	bool armed[RP_NCLOCKS];			/* a timeout is in the kernel */
 	struct __kernel_timespec ts[RP_NCLOCKS]; /* read by the kernel until it ends */
@@ -88,6 +110,30 @@ static int probe_clocks(struct uring_port *up)
 	return ret == -ETIME ? 0 : -ENOSYS;
 }
 
+static uint64_t req_ud(struct rp_obj *obj, uint32_t gen)
+{
+	return (uint64_t)(uintptr_t)obj | (uint64_t)(gen & RP_GEN_MASK) << 48;
+}
+
+/* Can a thread other than the submitter cancel a request and wait for it?
+ * (IORING_REGISTER_SYNC_CANCEL: -ENOENT for a request that is not there.) */
+static bool probe_sync_cancel(struct uring_port *up)
+{
+	struct io_uring_sync_cancel_reg reg = { .addr = UD_REMOVE, .fd = -1,
+						.timeout = { -1, -1 } };
+
+	return io_uring_register_sync_cancel(&up->ring, &reg) == -ENOENT;
+}
+
+static bool probe_futex(struct uring_port *up)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&up->ring);
+	bool ok = probe && io_uring_opcode_supported(probe, OP_FUTEX_WAIT);
+
+	free(probe);
+	return ok;
+}
+
 static int uring_init(struct rp_port *port)
 {
 	struct uring_port *up = calloc(1, sizeof(*up));
@@ -104,6 +150,8 @@ static int uring_init(struct rp_port *port)
 		return ret;
 	}
 	ret = probe_clocks(up);
+	if (!ret && !probe_sync_cancel(up))
+		ret = -ENOSYS;
 	if (!ret)
 		ret = arm_doorbell(port, up);
 	if (ret) {
@@ -111,6 +159,7 @@ static int uring_init(struct rp_port *port)
 		free(up);
 		return ret;
 	}
+	port->futex_ok = probe_futex(up);
 	port->impl = up;
 	return 0;
 }
@@ -119,9 +168,124 @@ static void uring_fini(struct rp_port *port)
 {
 	struct uring_port *up = port->impl;
 
+	/* Requests never submitted: their references. */
+	for (unsigned i = 0; i < up->nsubs; i++)
+		rp__obj_put(up->subs[i].obj);
+	free(up->subs);
 	io_uring_queue_exit(&up->ring);
 	free(up);
 	port->impl = NULL;
+}
+
+/* Context: the port's lock held. */
+static int uring_req_arm(struct rp_port *port, struct rp_obj *obj, uint32_t gen, struct rp_kop *op)
+{
+	struct uring_port *up = port->impl;
+
+	if (op->kind == RP_KOP_FUTEX && !port->futex_ok)
+		return -EOPNOTSUPP;
+	if (up->nsubs == up->subs_cap) {
+		unsigned cap = up->subs_cap ? 2 * up->subs_cap : 16;
+		struct sub *v = rp__realloc(RP_FAULT_ALLOC_REG, up->subs, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		up->subs = v;
+		up->subs_cap = cap;
+	}
+	up->subs[up->nsubs++] = (struct sub){ obj, gen, op };
+	op->reg = NULL;
+	rp__port_kick(port);
+	return 0;
+}
+
+/* Take @obj's request for @gen off the list, if it has not been
+ * submitted.  Return: true if so (its reference is the caller's to drop).
+ * Context: the port's lock held. */
+static bool unsubmit(struct uring_port *up, struct rp_obj *obj, uint32_t gen)
+{
+	for (unsigned i = 0; i < up->nsubs; i++) {
+		if (up->subs[i].obj == obj && up->subs[i].gen == gen) {
+			up->subs[i] = up->subs[--up->nsubs];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+			     struct rp_kop *op)
+{
+	struct uring_port *up = port->impl;
+	struct io_uring_sync_cancel_reg reg = { .addr = req_ud(obj, gen), .fd = -1,
+						.timeout = { -1, -1 } };
+	bool pending;
+
+	(void)op;
+	pthread_mutex_lock(&port->lock);
+	pending = unsubmit(up, obj, gen);
+	pthread_mutex_unlock(&port->lock);
+	if (pending) {
+		rp__obj_put(obj);
+		return;
+	}
+	/* In the kernel, or completed already (-ENOENT): either way, when
+	 * this returns it holds nothing of the request; its CQE, if any,
+	 * is reaped by the event thread, as a stale one. */
+	io_uring_register_sync_cancel(&up->ring, &reg);
+}
+
+/* Context: the event thread, the port's lock held. */
+static void uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+			    struct rp_kop *op)
+{
+	struct uring_port *up = port->impl;
+	struct io_uring_sqe *sqe;
+
+	(void)op;
+	if (unsubmit(up, obj, gen)) {
+		rp__obj_put(obj);
+		return;
+	}
+	sqe = sqe_get(up);
+	if (!sqe)
+		return; /* the SQ is ours and sized for this; cannot happen */
+	io_uring_prep_cancel64(sqe, req_ud(obj, gen), 0);
+	sqe->user_data = UD_REMOVE;
+}
+
+/* Prepare and submit the requests handed to the event thread.
+ * Context: the event thread. */
+static void flush_subs(struct rp_port *port, struct uring_port *up)
+{
+	pthread_mutex_lock(&port->lock);
+	for (unsigned i = 0; i < up->nsubs; i++) {
+		struct sub *s = &up->subs[i];
+		struct io_uring_sqe *sqe = sqe_get(up);
+
+		if (!sqe) {
+			/* Full even after a submit: the rest next round. */
+			memmove(up->subs, s, (up->nsubs - i) * sizeof(*s));
+			up->nsubs -= i;
+			rp__port_kick(port);
+			goto submit;
+		}
+		if (s->op->kind == RP_KOP_POLL) {
+			io_uring_prep_poll_add(sqe, s->op->fd, s->op->events);
+		} else {
+			memset(sqe, 0, sizeof(*sqe));
+			sqe->opcode = OP_FUTEX_WAIT;
+			sqe->fd = FUTEX2_SIZE_U32 | (s->op->shared ? 0 : FUTEX2_PRIVATE);
+			sqe->addr = (uint64_t)(uintptr_t)s->op->word;
+			sqe->off = s->op->val;
+			sqe->addr3 = 0xffffffffull; /* FUTEX_BITSET_MATCH_ANY */
+		}
+		sqe->user_data = req_ud(s->obj, s->gen);
+	}
+	up->nsubs = 0;
+submit:
+	io_uring_submit(&up->ring);
+	pthread_mutex_unlock(&port->lock);
 }
 
 /* Replace @clock's timeout: remove the one in the kernel, if any, and
@@ -163,12 +327,23 @@ static void uring_wait(struct rp_port *port)
 	unsigned head, n = 0;
 	bool doorbell = false;
 
+	flush_subs(port, up);
 	io_uring_submit_and_wait(&up->ring, 1);
 	io_uring_for_each_cqe(&up->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 
 		n++;
-		if (ud == UD_DOORBELL) {
+		if (ud > UD_REMOVE && !(ud & UD_TIMER)) {
+			struct rp_obj *obj = (struct rp_obj *)(uintptr_t)(ud & UD_ADDR), *post;
+
+			pthread_mutex_lock(&port->lock);
+			rp__port_complete_locked(port, obj, (uint32_t)(ud >> 48) & RP_GEN_MASK,
+						 cqe->res, &post);
+			pthread_mutex_unlock(&port->lock);
+			rp__obj_put(obj); /* the request's */
+			if (post)
+				rp__port_post(port, post);
+		} else if (ud == UD_DOORBELL) {
 			doorbell = true;
 		} else if (ud & UD_TIMER) {
 			unsigned clock = (unsigned)(ud >> 32) & 0x7fffffffu;
@@ -201,4 +376,7 @@ const struct rp_port_ops rp__port_uring = {
 	.fini = uring_fini,
 	.program = uring_program,
 	.wait = uring_wait,
+	.req_arm = uring_req_arm,
+	.req_cancel = uring_req_cancel,
+	.req_abort = uring_req_abort,
 };

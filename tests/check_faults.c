@@ -407,6 +407,28 @@ static void alloc_scenario(void)
 			t_assert_u(atomic_load(&ticks), ==, ret == 0);
 		}
 	}
+	/* A watch on a pipe: the same. */
+	{
+		rp_watch *w = NULL;
+		_Atomic unsigned hits = 0;
+		int p[2];
+
+		ck_assert_int_eq(pipe(p), 0);
+		ck_assert_int_eq(write(p[1], "x", 1), 1);
+		ret = rp_watch_create(&w, pool, tick, (void *)&hits, NULL);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM || ret == -EAGAIN, "rp_watch_create: %d", ret);
+		if (!ret) {
+			ret = rp_watch_fd(w, p[0], 1 /* POLLIN */, RP_INFINITE, 0);
+			ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_watch_fd: %d", ret);
+			if (!ret)
+				ck_assert_msg(t_wait_until(fired, (void *)&hits, T_LONG_MS),
+					      "an armed watch never fired");
+			ck_assert_int_eq(rp_watch_wait(w, false), 0);
+			ck_assert_int_eq(rp_watch_close(w), 0);
+		}
+		close(p[0]);
+		close(p[1]);
+	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	t_assert_u(atomic_load(&ran), ==, accepted);
 }
@@ -440,9 +462,10 @@ START_TEST(test_rp_pool_alloc_site_failures)
 {
 	static const enum rp_fault_site sites[] = {
 		RP_FAULT_ALLOC_POOL, RP_FAULT_ALLOC_WORKER, RP_FAULT_ALLOC_WORKERS,
-		RP_FAULT_ALLOC_QBLOCK, RP_FAULT_ALLOC_DEQUES, RP_FAULT_ALLOC_WATCH,
+		RP_FAULT_ALLOC_QBLOCK, RP_FAULT_ALLOC_DEQUES, RP_FAULT_ALLOC_WATCHLIST,
 		RP_FAULT_ALLOC_RING, RP_FAULT_ALLOC_WORK, RP_FAULT_ALLOC_TIMER,
 		RP_FAULT_ALLOC_TIMERS, RP_FAULT_ALLOC_PORT, RP_FAULT_THREAD_PORT,
+		RP_FAULT_ALLOC_WATCH, RP_FAULT_ALLOC_REG,
 	};
 
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {

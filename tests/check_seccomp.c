@@ -64,6 +64,12 @@ static void tick(void *arg, int res)
 	atomic_fetch_add((_Atomic int *)arg, res);
 }
 
+static void one(void *arg, int res)
+{
+	(void)res;
+	atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
 static bool ticked(void *arg)
 {
 	return atomic_load((_Atomic int *)arg) >= 5;
@@ -86,6 +92,19 @@ START_TEST(test_rp_pool_create_uring_refused)
 	ck_assert(t_wait_until(ticked, (void *)&n, 10000));
 	ck_assert_int_eq(rp_timer_wait(t, true), 0);
 	ck_assert_int_eq(rp_timer_close(t), 0);
+	{
+		static _Atomic uint32_t word;
+		rp_watch *w;
+
+		atomic_store(&n, 0);
+		/* The word differs from 1: a callback at once, each time. */
+		ck_assert_int_eq(rp_watch_create(&w, pool, one, (void *)&n, NULL), 0);
+		ck_assert_int_eq(rp_watch_futex(w, (const uint32_t *)&word, 1, RP_INFINITE,
+						RP_WATCH_REPEAT), 0);
+		ck_assert(t_wait_until(ticked, (void *)&n, 10000));
+		ck_assert_int_eq(rp_watch_wait(w, true), 0);
+		ck_assert_int_eq(rp_watch_close(w), 0);
+	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST

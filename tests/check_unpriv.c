@@ -196,6 +196,31 @@ static bool ticked(void *arg)
 	return atomic_load((_Atomic int *)arg) >= 5;
 }
 
+static bool ticked_once(void *arg)
+{
+	return atomic_load((_Atomic int *)arg) >= 1;
+}
+
+/* Watches, unprivileged and small: a pipe's readiness. */
+START_TEST(test_unpriv_watch)
+{
+	_Atomic int n = 0;
+	rp_pool *pool;
+	rp_watch *w;
+	int p[2];
+
+	ck_assert_msg(t_drop_privileges(), "could not drop privileges");
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(rp_pool_create(&pool, NULL), 0);
+	ck_assert_int_eq(rp_watch_create(&w, pool, tick, (void *)&n, NULL), 0);
+	ck_assert_int_eq(rp_watch_fd(w, p[0], 1 /* POLLIN */, RP_INFINITE, 0), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert(t_wait_until(ticked_once, (void *)&n, 10000));
+	ck_assert_int_eq(rp_watch_close(w), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 /* Timers, unprivileged and small (DESIGN behaviour 15). */
 START_TEST(test_unpriv_timer)
 {
@@ -226,6 +251,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_unpriv_wakeups_use_rings);
 	tcase_add_test(tc, test_unpriv_pools_back_to_back);
 	tcase_add_test(tc, test_unpriv_timer);
+	tcase_add_test(tc, test_unpriv_watch);
 	suite_add_tcase(s, tc);
 	return s;
 }
