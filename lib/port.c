@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,32 @@ void rp__port_kick(struct rp_port *port)
 
 	while (write(port->doorbell, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
+}
+
+/*
+ * Wait until the event thread has made one whole pass through its kernel
+ * wait that began after this call.  Work the kernel queued for it before
+ * the call (the task_work that completes and frees a request it
+ * submitted) has then run: a thread runs its task_work on its way into
+ * and out of the kernel.  One pass is not enough: the pass under way when
+ * this is called may have left the kernel before the work was queued.
+ * Context: any thread but the event thread, no lock held, the port live.
+ */
+void rp__port_barrier(struct rp_port *port)
+{
+	atomic_fetch_add(&port->barrier_waiters, 1);
+
+	uint32_t target = atomic_load(&port->passes) + 2;
+
+	for (;;) {
+		uint32_t now = atomic_load(&port->passes);
+
+		if ((int32_t)(now - target) >= 0)
+			break;
+		rp__port_kick(port);
+		rp__futex_wait(&port->passes, now, NULL);
+	}
+	atomic_fetch_sub(&port->barrier_waiters, 1);
 }
 
 /*
@@ -173,6 +200,9 @@ static void *event_main(void *arg)
 			break;
 		port->ops->wait(port);
 		atomic_fetch_add_explicit(&port->wakeups, 1, memory_order_relaxed);
+		atomic_fetch_add(&port->passes, 1);
+		if (atomic_load(&port->barrier_waiters))
+			rp__futex_wake(&port->passes, INT_MAX);
 	}
 	return NULL;
 }

@@ -148,6 +148,8 @@ struct rp_port {
 
 	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
 	_Atomic unsigned long long wakeups; /* A: event-thread wake-ups (tests, bench) */
+	_Atomic uint32_t passes;           /* A: futex word, bumped after each wait */
+	_Atomic unsigned barrier_waiters;  /* A */
 	void *impl;                        /* the kernel side's own state */
 };
 
@@ -156,6 +158,7 @@ clockid_t rp__clock_id(unsigned clock);
 int rp__port_get(struct rp_pool *pool, struct rp_port **portp);
 void rp__port_stop(struct rp_pool *pool);
 void rp__port_kick(struct rp_port *port);
+void rp__port_barrier(struct rp_port *port);
 bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e);
 void rp__port_post(struct rp_port *port, struct rp_obj *obj);
 void rp__port_complete_locked(struct rp_port *port, struct rp_obj *obj, uint32_t gen, int res,

@@ -16,7 +16,9 @@
  * and submits them under that lock, so a cancel either takes a request off
  * the list before it reaches the kernel or finds it there and cancels it
  * synchronously from its own thread (IORING_REGISTER_SYNC_CANCEL, Linux
- * 6.0: when it returns, the kernel holds nothing of the request).  A
+ * 6.0), then waits for the event thread to pass through the kernel once,
+ * which runs the task_work that frees the request: only then does the
+ * kernel hold nothing of it (its file, say).  A
  * request's user_data is its object's address with the arming's
  * generation in the top bits; the object holds a reference until the CQE
  * is reaped, so a stale CQE never touches freed memory.
@@ -229,10 +231,14 @@ static void uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t 
 		rp__obj_put(obj);
 		return;
 	}
-	/* In the kernel, or completed already (-ENOENT): either way, when
-	 * this returns it holds nothing of the request; its CQE, if any,
-	 * is reaped by the event thread, as a stale one. */
+	/* In the kernel, or completed already (-ENOENT).  The cancelled
+	 * request is completed and freed (its file put) by task_work of
+	 * its submitter, the event thread, which runs when that thread next
+	 * comes back from the kernel: wait for that, so that when this
+	 * returns the kernel holds nothing of the request.  (Measured: the
+	 * pipe still had a reader right after the sync cancel alone.) */
 	io_uring_register_sync_cancel(&up->ring, &reg);
+	rp__port_barrier(port);
 }
 
 /* Context: the event thread, the port's lock held. */
