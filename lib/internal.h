@@ -410,6 +410,8 @@ void rp__help(rp_pool *pool);
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
+unsigned rp__post_many(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *const *args,
+		       unsigned n);
 
 /* blocking.c */
 void rp__block_begin(struct rp_worker *w);

@@ -19,7 +19,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define RP_PORT_BATCH 64u	/* expiries taken under the lock at once */
+#define RP_PORT_BATCH 256u	/* expiries taken under the lock, posted at once */
 #define RP_RETRY_NS 1000000u	/* a failed post is tried again after 1 ms */
 
 static const clockid_t clock_ids[RP_NCLOCKS] = { CLOCK_MONOTONIC, CLOCK_BOOTTIME,
@@ -139,7 +139,7 @@ bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
 static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
 {
 	struct rp_obj *batch[RP_PORT_BATCH];
-	unsigned n;
+	unsigned n, posted;
 
 	do {
 		n = 0;
@@ -163,7 +163,9 @@ static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
 			want[c] = port->next_deadline[c] = rp__timerset_next_deadline(ts);
 		}
 		pthread_mutex_unlock(&port->lock);
-		for (unsigned i = 0; i < n; i++)
+		posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task,
+				       (void *const *)batch, n);
+		for (unsigned i = posted; i < n; i++)
 			rp__port_post(port, batch[i]);
 	} while (n == RP_PORT_BATCH);
 }

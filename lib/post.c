@@ -1,6 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* rp_post, rp_post_prio: one call of fn(arg) on a pool. */
+/* rp_post, rp_post_prio: one call of fn(arg) on a pool; and many at once. */
 #include "internal.h"
+
+/* Work was queued: make sure a worker will run it. */
+static void see_work(rp_pool *pool)
+{
+	/* Pairs (a) and (b) in idle.c: the entry was published by a seq_cst
+	 * RMW (the CAS on the queue's tail, or nlocal's increment), so these
+	 * seq_cst loads and a parking worker's RMW-then-look cannot both
+	 * miss each other.  (No fence needed: a plain load on x86.)  A
+	 * spinning worker that finds work wakes the next one itself. */
+	if (atomic_load(&pool->nspinning))
+		return;
+	if (atomic_load(&pool->running) < pool->concurrency)
+		rp__release_worker(pool);
+	else
+		rp__regulator_kick(pool);
+}
 
 /*
  * Queue @fn(@arg), or hand it to an idle worker in its wake-up.  A saturated
@@ -43,17 +59,34 @@ int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg)
 	if (ret)
 		return ret;
 look:
-	/* Pairs (a) and (b) in worker.c: the entry was published by a
-	 * seq_cst RMW (the CAS on the queue's tail, or nlocal's increment),
-	 * so these seq_cst loads and a parking worker's RMW-then-look cannot
-	 * both miss each other.  (No fence needed: a plain load on x86.) */
-	if (atomic_load(&pool->nspinning))
-		return 0;
-	if (atomic_load(&pool->running) < pool->concurrency)
-		rp__release_worker(pool);
-	else
-		rp__regulator_kick(pool);
+	see_work(pool);
 	return 0;
+}
+
+/*
+ * Queue @n entries @fn(@args[i]) on the shared queue, then see to a worker
+ * once: a worker woken finds them all.  (Posted one by one, each wakes a
+ * worker that, on a small machine, preempts the poster, runs the one entry
+ * and parks again before the next is queued: bench/timerbench measured
+ * 5,000 such preemptions of the event thread in a second of timers.)
+ * Context: any thread; from a callback too, but the entries skip its deque.
+ * Return: the number queued, from the first; fewer than @n only for want
+ * of memory, or if the pool's first post cannot start its regulator.
+ */
+unsigned rp__post_many(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *const *args,
+		       unsigned n)
+{
+	unsigned i;
+
+	if (rp_unlikely(!atomic_load_explicit(&pool->reg.started, memory_order_acquire)) &&
+	    rp__regulator_start(pool))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (rp__fifo_push(&pool->q[prio], fn, args[i]))
+			break;
+	if (i)
+		see_work(pool);
+	return i;
 }
 
 /* Queue one entry of @obj (its task descriptor, object.h), holding a
