@@ -50,8 +50,13 @@ struct rp_tentry {
 	struct rp_obj *(*expire)(struct rp_tentry *e, uint64_t now);
 };
 
+struct rp_hslot {
+	uint64_t key;		/* the entry's due time or deadline */
+	struct rp_tentry *e;
+};
+
 struct rp_heap {
-	struct rp_tentry **v;
+	struct rp_hslot *v;
 	unsigned n, cap;
 };
 
