@@ -56,6 +56,7 @@ struct uring_port {
 	struct io_uring ring;
 	struct sub *subs;			/* T: requests for the event thread to submit */
 	unsigned nsubs, subs_cap;		/* T */
+	_Atomic bool subs_added;		/* A: set with each, under T */
 	uint32_t gen[RP_NCLOCKS];		/* of the clock's current timeout */
 	bool armed[RP_NCLOCKS];			/* a timeout is in the kernel */
 	struct __kernel_timespec ts[RP_NCLOCKS]; /* read by the kernel until it ends */
@@ -196,6 +197,7 @@ static int uring_req_arm(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 		up->subs_cap = cap;
 	}
 	up->subs[up->nsubs++] = (struct sub){ obj, gen, op };
+	atomic_store_explicit(&up->subs_added, true, memory_order_relaxed);
 	op->reg = NULL;
 	rp__port_kick(port);
 	return 0;
@@ -260,11 +262,16 @@ static void uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 	sqe->user_data = UD_REMOVE;
 }
 
-/* Prepare and submit the requests handed to the event thread.
+/* Prepare and submit the requests handed to the event thread.  Neither
+ * lock nor system call when none were (most passes): one added after the
+ * look rings the doorbell, so the next pass takes it.
  * Context: the event thread. */
 static void flush_subs(struct rp_port *port, struct uring_port *up)
 {
+	if (!atomic_load_explicit(&up->subs_added, memory_order_relaxed))
+		return;
 	pthread_mutex_lock(&port->lock);
+	atomic_store_explicit(&up->subs_added, false, memory_order_relaxed);
 	for (unsigned i = 0; i < up->nsubs; i++) {
 		struct sub *s = &up->subs[i];
 		struct io_uring_sqe *sqe = sqe_get(up);
@@ -273,6 +280,7 @@ static void flush_subs(struct rp_port *port, struct uring_port *up)
 			/* Full even after a submit: the rest next round. */
 			memmove(up->subs, s, (up->nsubs - i) * sizeof(*s));
 			up->nsubs -= i;
+			atomic_store_explicit(&up->subs_added, true, memory_order_relaxed);
 			rp__port_kick(port);
 			goto submit;
 		}
