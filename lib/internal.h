@@ -14,7 +14,12 @@
  *      regulator, a scanning worker), and by the worker itself as it exits.
  *   B: the backend's send_lock (backend_uring.c), a leaf.
  *
- * Lock order: pool->lock is the only pool-wide lock.  The backend's
+ * Lock order: pool->lock is the only pool-wide lock of the executor.  The
+ * completion port's lock (port.h) guards the timer sets, the objects'
+ * arming state and the hand-over to the kernel side; a timer's own lock
+ * (timer.c) guards its delivery and is taken only inside the port's lock
+ * or alone.  Neither is held while posting or with pool->lock (the port is
+ * made under pool->lock, before anyone can take its lock).  The backend's
  * send_lock is a leaf, taken with nothing else held, and never takes
  * pool->lock.  No other lock exists: the run queues, the deques and the
  * slot counters take none (fifo.c states their progress exactly).

@@ -124,13 +124,13 @@ void rp__port_complete_locked(struct rp_port *port, struct rp_obj *obj, uint32_t
  */
 bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
 {
-	uint64_t *next = &port->next_deadline[e->clock];
+	uint64_t *next = &port->next_deadline[e->clock], deadline;
 
 	rp__assert_held(&port->lock);
-	rp__timerset_insert(&port->timers[e->clock], e);
-	if (*next && *next <= e->deadline)
+	deadline = rp__timerset_insert(&port->timers[e->clock], e);
+	if (*next && *next <= deadline)
 		return false;
-	*next = e->deadline;
+	*next = deadline;
 	return true;
 }
 

@@ -34,16 +34,24 @@ enum { RP_CLOCK_MONO, RP_CLOCK_BOOT, RP_CLOCK_REAL, RP_NCLOCKS };
 /* ------------------------------------------------------------------ timerset */
 
 /*
- * A timer entry: due (it never fires before) and deadline (due + window:
- * it fires by then, given a wake-up), both absolute on its clock.  Each
- * entry is in two binary heaps of its clock, one by due time (to find
- * what is due) and one by deadline (to program the kernel timer), as
- * libdispatch keeps its timers.
+ * A timer entry: due (it never fires before, absolute on its clock) and
+ * window (it fires no later than due + window, given a wake-up).
+ *
+ * A clock's set groups its entries by window: within a group, due order
+ * is deadline order, so one heap by due time serves both questions, what
+ * is due and when to wake (the first due plus the group's window).  Each
+ * entry is in one heap, where libdispatch keeps two (by due and by
+ * deadline) and pays for both on every expiry.  Programs use a handful of
+ * windows; an entry whose window finds no group of its own, all
+ * RP_WGROUPS being in use, joins the group of the largest window below
+ * its own: it may fire earlier within its window, never later, never
+ * before its due time.  Group 0 is window 0.
  */
 struct rp_tentry {
-	uint64_t due, deadline;
+	uint64_t due, window;
 	unsigned clock;
-	unsigned idx[2];	/* positions in the two heaps; UINT32_MAX: out */
+	unsigned idx;		/* position in its group's heap; UINT32_MAX: out */
+	unsigned group;		/* its group, while in */
 	/* Called by the event thread, under the port's lock, when due: take
 	 * the expiry (a periodic entry re-inserts itself).  Return: the
 	 * object to post, with a reference taken, or NULL. */
@@ -51,7 +59,7 @@ struct rp_tentry {
 };
 
 struct rp_hslot {
-	uint64_t key;		/* the entry's due time or deadline */
+	uint64_t due;
 	struct rp_tentry *e;
 };
 
@@ -60,13 +68,17 @@ struct rp_heap {
 	unsigned n, cap;
 };
 
+#define RP_WGROUPS 8u
+
 struct rp_timerset {
-	struct rp_heap by_due, by_deadline;
+	struct rp_heap group[RP_WGROUPS];
+	uint64_t window[RP_WGROUPS];	/* group 0: 0; others: while non-empty */
+	unsigned ngroups;		/* groups in use, from 0 */
 };
 
 bool rp__tentry_armed(const struct rp_tentry *e);
-int rp__timerset_reserve(struct rp_timerset *ts);
-void rp__timerset_insert(struct rp_timerset *ts, struct rp_tentry *e);
+int rp__timerset_reserve(struct rp_timerset *ts, uint64_t window);
+uint64_t rp__timerset_insert(struct rp_timerset *ts, struct rp_tentry *e);
 void rp__timerset_remove(struct rp_timerset *ts, struct rp_tentry *e);
 struct rp_tentry *rp__timerset_first_due(const struct rp_timerset *ts);
 uint64_t rp__timerset_next_deadline(const struct rp_timerset *ts);

@@ -36,7 +36,7 @@ struct rp_timer {
 	void *arg;                   /* I */
 	struct rp_port *port;        /* I */
 	struct rp_tentry e;          /* P: the port's lock */
-	uint64_t period, window;     /* P */
+	uint64_t period;             /* P */
 	pthread_mutex_t lock;        /* the delivery's; inside the port's lock */
 	uint64_t pending;            /* T: expirations not yet delivered */
 	bool queued, running;        /* T: a callback posted, not started; started */
@@ -76,7 +76,6 @@ static struct rp_obj *timer_expire(struct rp_tentry *e, uint64_t now)
 		if (now > e->due)
 			n += (now - e->due) / t->period;
 		e->due = sat_add(e->due, n * t->period);
-		e->deadline = sat_add(e->due, t->window);
 		/* Room for it was reserved when it was armed: it has just
 		 * left the set. */
 		if (rp__port_arm_locked(t->port, e)) {
@@ -189,7 +188,7 @@ RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, voi
 	t->port = port;
 	pthread_mutex_init(&t->lock, NULL);
 	t->e.expire = timer_expire;
-	t->e.idx[0] = t->e.idx[1] = UINT32_MAX;
+	t->e.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
 	*tp = t;
 	return 0;
@@ -241,16 +240,15 @@ RP_EXPORT int rp_timer_set(rp_timer *t, uint64_t due_ns, uint64_t period_ns, uin
 		window_ns = period_ns / 2;
 
 	pthread_mutex_lock(&t->port->lock);
-	if (due != UINT64_MAX && rp__timerset_reserve(&t->port->timers[clock])) {
+	if (due != UINT64_MAX && rp__timerset_reserve(&t->port->timers[clock], window_ns)) {
 		pthread_mutex_unlock(&t->port->lock);
 		return -ENOMEM;
 	}
 	ret = cancel_locked(t);
 	t->e.clock = clock;
 	t->e.due = due;
-	t->e.deadline = sat_add(due, window_ns);
+	t->e.window = window_ns;
 	t->period = period_ns;
-	t->window = window_ns;
 	/* RP_INFINITE: never due, so not armed at all. */
 	if (due != UINT64_MAX)
 		kick = rp__port_arm_locked(t->port, &t->e);

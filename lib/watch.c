@@ -190,7 +190,8 @@ static int start_locked(rp_watch *w, struct rp_obj **post, bool *kick)
 
 		w->deadline = w->timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + w->timeout_ns;
 		if (!w->on_worker) {
-			w->te.due = w->te.deadline = w->deadline;
+			w->te.due = w->deadline;
+			w->te.window = 0;
 			w->te.clock = RP_CLOCK_MONO;
 			*kick = rp__port_arm_locked(w->port, &w->te);
 		}
@@ -346,7 +347,7 @@ static bool watch_run(struct rp_obj *o)
 			/* Re-arm a repeating watch, unless its callback armed
 			 * or cancelled it, or closed it. */
 			if (w->repeat && w->gen == gen && !w->armed && !rp__obj_closed(o)) {
-				int ret = rp__timerset_reserve(&port->timers[RP_CLOCK_MONO]);
+				int ret = rp__timerset_reserve(&port->timers[RP_CLOCK_MONO], 0);
 
 				if (!ret)
 					ret = start_locked(w, &post, &kick);
@@ -451,7 +452,7 @@ RP_EXPORT int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, voi
 	w->port = port;
 	w->pidfd = w->res_pidfd = -1;
 	w->te.expire = watch_expire;
-	w->te.idx[0] = w->te.idx[1] = UINT32_MAX;
+	w->te.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
 	*wp = w;
 	return 0;
@@ -473,7 +474,7 @@ static int arm(rp_watch *w, enum watch_kind kind, const struct rp_kop *op, uint6
 	int ret, close_fd;
 
 	pthread_mutex_lock(&port->lock);
-	if (rp__timerset_reserve(&port->timers[RP_CLOCK_MONO])) {
+	if (rp__timerset_reserve(&port->timers[RP_CLOCK_MONO], 0)) {
 		pthread_mutex_unlock(&port->lock);
 		ret = -ENOMEM;
 		goto fail;
