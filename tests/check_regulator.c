@@ -394,7 +394,11 @@ START_TEST(test_regulator_monitors_follow_running)
 	pool = t_pool(1, 0, 0, 0);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
-		ck_assert(t_wait_until(started, &b[i], 15000));
+		if (!t_wait_until(started, &b[i], 15000)) {
+			fprintf(stderr, "blocker %d of %d never started:\n", i, N);
+			rp__pool_dump(pool, stderr);
+			ck_abort();
+		}
 	}
 	pthread_mutex_lock(&pool->lock);
 	first_perf = !strcmp(rp__monitor_kind(b[0].worker), "perf");
