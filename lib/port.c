@@ -58,10 +58,12 @@ void rp__port_kick(struct rp_port *port)
  */
 void rp__port_barrier(struct rp_port *port)
 {
+	uint32_t target;
+
+	/* Counted before the pass count is read: the event thread bumps the
+	 * count, then looks for waiters (a Dekker pair, both seq_cst). */
 	atomic_fetch_add(&port->barrier_waiters, 1);
-
-	uint32_t target = atomic_load(&port->passes) + 2;
-
+	target = atomic_load(&port->passes) + 2;
 	for (;;) {
 		uint32_t now = atomic_load(&port->passes);
 

@@ -72,7 +72,7 @@ struct rp_heap {
 
 struct rp_timerset {
 	struct rp_heap group[RP_WGROUPS];
-	uint64_t window[RP_WGROUPS];	/* group 0: 0; others: while non-empty */
+	uint64_t window[RP_WGROUPS];	/* group 0: 0; a group keeps its window until reused */
 	unsigned ngroups;		/* groups in use, from 0 */
 };
 
