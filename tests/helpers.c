@@ -34,15 +34,17 @@ extern void rp__pools_progress(unsigned long long *completed, unsigned long long
 	__attribute__((weak));
 
 static _Atomic int watchdog_tid;
+static unsigned watchdog_first_s = 20; /* T_WATCHDOG_S, read before any fork */
+static struct t_event watchdog_ready;
 
 static void *watchdog_main(void *arg)
 {
-	const char *s = getenv("T_WATCHDOG_S");
-	unsigned first = s ? (unsigned)atoi(s) : 20;
+	unsigned first = watchdog_first_s;
 	unsigned long long done = 0, waiting, last = ~0ULL;
 
 	(void)arg;
 	atomic_store(&watchdog_tid, t_gettid());
+	t_event_set(&watchdog_ready);
 	if (!first || !rp__pools_progress)
 		return NULL;
 	t_sleep_ms(first * 1000);
@@ -60,10 +62,15 @@ static void *watchdog_main(void *arg)
 }
 
 static pid_t runner;
+static bool atfork_done;
 
 /* In each forked test (Check forks one child per test), but not in the
  * children a test forks itself: a fork of a threaded process may not start
- * threads (TSan refuses, and the child rarely lives long). */
+ * threads (TSan refuses, and the child rarely lives long).  The test goes
+ * on once the thread is up and asleep: a test that forks must not catch
+ * it half started (GCC 12's AddressSanitizer allocates for a new thread,
+ * and a child forked meanwhile hung on the allocator's lock, copied held:
+ * test_rp_pool_fork_child timed out once in CI). */
 static void watchdog_start(void)
 {
 	pthread_t t;
@@ -72,9 +79,11 @@ static void watchdog_start(void)
 	if (getppid() != runner)
 		return;
 	atomic_store(&watchdog_tid, 0);
+	memset(&watchdog_ready, 0, sizeof(watchdog_ready));
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_create(&t, &attr, watchdog_main, NULL);
+	if (!pthread_create(&t, &attr, watchdog_main, NULL))
+		t_event_wait(&watchdog_ready);
 	pthread_attr_destroy(&attr);
 }
 
@@ -103,7 +112,15 @@ int t_main(Suite *(*make)(void), bool both)
 	int failed = 0, ran = 0;
 
 	runner = getpid();
-	pthread_atfork(NULL, NULL, watchdog_start);
+	/* Here, before any thread or fork: getenv() in the watchdog raced a
+	 * test's setenv() (a SEGV in getenv under ASan, in CI). */
+	if (getenv("T_WATCHDOG_S"))
+		watchdog_first_s = (unsigned)atoi(getenv("T_WATCHDOG_S"));
+	/* Once, though a program may run several suites. */
+	if (!atfork_done) {
+		pthread_atfork(NULL, NULL, watchdog_start);
+		atfork_done = true;
+	}
 	if (!both) {
 		SRunner *sr = srunner_create(make());
 
