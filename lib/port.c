@@ -19,7 +19,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#define RP_PORT_BATCH 256u	/* expiries taken under the lock, posted at once */
 #define RP_RETRY_NS 1000000u	/* a failed post is tried again after 1 ms */
 
 static const clockid_t clock_ids[RP_NCLOCKS] = { CLOCK_MONOTONIC, CLOCK_BOOTTIME,
@@ -136,25 +135,43 @@ bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
 	return true;
 }
 
-/* Take every due expiry, post them, and return in @want each clock's next
- * deadline (0: none).  Context: the event thread. */
+/* Post @n expiries at once; those that fail (no memory) go one by one
+ * through rp__port_post(), which keeps them for later. */
+static void post_batch(struct rp_port *port, struct rp_obj **batch, unsigned n)
+{
+	unsigned posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task,
+					(void *const *)batch, n);
+
+	for (unsigned i = posted; i < n; i++)
+		rp__port_post(port, batch[i]);
+}
+
+/*
+ * Take every due expiry, post them, and return in @want each clock's next
+ * deadline (0: none).  The lock is held for RP_PORT_HOLD expiries at a
+ * time, so that an arming thread (a worker re-arming from a callback, say)
+ * never waits long enough to be taken for blocked; the expiries are
+ * posted RP_PORT_BATCH at a time, so that a worker woken for them finds
+ * them all.  Context: the event thread.
+ */
 static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
 {
-	struct rp_obj *batch[RP_PORT_BATCH];
-	unsigned n, posted;
+	struct rp_obj **batch = port->batch;
+	unsigned n = 0;
+	bool more;
 
 	do {
-		n = 0;
+		unsigned limit = n + RP_PORT_HOLD < RP_PORT_BATCH ? n + RP_PORT_HOLD : RP_PORT_BATCH;
+
 		pthread_mutex_lock(&port->lock);
-		while (port->nretry && n < RP_PORT_BATCH)
+		while (port->nretry && n < limit)
 			batch[n++] = port->retry[--port->nretry];
 		for (unsigned c = 0; c < RP_NCLOCKS; c++) {
 			struct rp_timerset *ts = &port->timers[c];
 			uint64_t now = rp__clock_now(c);
 			struct rp_tentry *e;
 
-			while (n < RP_PORT_BATCH && (e = rp__timerset_first_due(ts)) &&
-			       e->due <= now) {
+			while (n < limit && (e = rp__timerset_first_due(ts)) && e->due <= now) {
 				struct rp_obj *obj;
 
 				rp__timerset_remove(ts, e);
@@ -165,11 +182,13 @@ static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
 			want[c] = port->next_deadline[c] = rp__timerset_next_deadline(ts);
 		}
 		pthread_mutex_unlock(&port->lock);
-		posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task,
-				       (void *const *)batch, n);
-		for (unsigned i = posted; i < n; i++)
-			rp__port_post(port, batch[i]);
-	} while (n == RP_PORT_BATCH);
+		/* A hold cut short by its limit: more may be due. */
+		more = n == limit;
+		if (n == RP_PORT_BATCH || !more) {
+			post_batch(port, batch, n);
+			n = 0;
+		}
+	} while (more);
 }
 
 static void *event_main(void *arg)

@@ -145,6 +145,9 @@ struct rp_port_ops {
 extern const struct rp_port_ops rp__port_epoll;
 extern const struct rp_port_ops rp__port_uring;
 
+#define RP_PORT_HOLD 32u     /* expiries taken per hold of the port's lock */
+#define RP_PORT_BATCH 1024u  /* expiries posted at once */
+
 struct rp_port {
 	struct rp_pool *pool;              /* I */
 	const struct rp_port_ops *ops;     /* I */
@@ -164,6 +167,7 @@ struct rp_port {
 	bool futex_ok;                     /* I: req_arm() takes futex waits */
 
 	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
+	struct rp_obj *batch[RP_PORT_BATCH]; /* E: expiries taken, to post at once */
 	_Atomic unsigned long long wakeups; /* A: event-thread wake-ups (tests, bench) */
 	_Atomic uint32_t passes;           /* A: futex word, bumped after each wait */
 	_Atomic unsigned barrier_waiters;  /* A */

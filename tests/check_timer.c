@@ -398,6 +398,62 @@ START_TEST(test_rp_timer_set_windows_coalesce)
 }
 END_TEST
 
+/* Many expiries of one wake-up: more than the event thread takes under
+ * one hold of its lock, and more than it posts at once.  Each runs once,
+ * and they share the wake-up. */
+static _Atomic unsigned many_calls[5000];
+static _Atomic unsigned many_total;
+
+static void many_fn(void *arg, int res)
+{
+	atomic_fetch_add(&many_calls[(uintptr_t)arg], (unsigned)res);
+	atomic_fetch_add(&many_total, 1);
+}
+
+static bool many_done(void *arg)
+{
+	return atomic_load(&many_total) >= (uintptr_t)arg;
+}
+
+START_TEST(test_rp_timer_set_many_due_at_once)
+{
+	enum { N = 5000 };
+	static rp_timer *t[N];
+	rp_pool *pool = t_pool(2, 0, 0, 0);
+	struct rp_port *port;
+	unsigned long long before, woke;
+	uint64_t due;
+
+	ck_assert_int_gt(N, 4 * RP_PORT_BATCH);
+	for (uintptr_t i = 0; i < N; i++) {
+		atomic_store(&many_calls[i], 0);
+		ck_assert_int_eq(rp_timer_create(&t[i], pool, many_fn, (void *)i, NULL), 0);
+	}
+	atomic_store(&many_total, 0);
+	port = atomic_load(&pool->port);
+	due = t_now_ns() + 100 * MS;
+	before = atomic_load(&port->wakeups);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(rp_timer_set(t[i], due, 0, 0, RP_TIMER_ABS), 0);
+	if (!t_wait_until(many_done, (void *)(uintptr_t)N, T_LONG_MS)) {
+		t_dump(pool, "expiries lost");
+		ck_abort_msg("%u of %u callbacks", atomic_load(&many_total), N);
+	}
+	woke = atomic_load(&port->wakeups) - before;
+	t_sleep_ms(50);
+	t_assert_u(atomic_load(&many_total), ==, N);
+	for (int i = 0; i < N; i++)
+		if (atomic_load(&many_calls[i]) != 1)
+			ck_abort_msg("timer %d: %u expirations", i, atomic_load(&many_calls[i]));
+	/* The first arming rings the doorbell, the due time wakes the event
+	 * thread: all 5,000 are taken then. */
+	t_assert_u(woke, <=, 4);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(rp_timer_close(t[i]), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
 /* Behaviour 12: an idle pool with a timer an hour ahead makes no
  * wake-ups. */
 START_TEST(test_rp_timer_set_far_no_wakeups)
@@ -504,6 +560,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_timer_wait_rules);
 	tcase_add_test(tc, test_rp_timer_set_arming_thread_exits);
 	tcase_add_test(tc, test_rp_timer_set_windows_coalesce);
+	tcase_add_test(tc, test_rp_timer_set_many_due_at_once);
 	tcase_add_test(tc, test_rp_timer_set_far_no_wakeups);
 	tcase_add_test(tc, test_rp_timer_create_runs_long);
 	suite_add_tcase(s, tc);
