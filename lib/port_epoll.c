@@ -195,9 +195,16 @@ static void epoll_wait_events(struct rp_port *port)
 			continue;
 		}
 		/* Reset the eventfd's count, or the timerfd's expirations. */
-		if (read(ev[i].data.u32 == DOORBELL ? port->doorbell : ep->tfd[ev[i].data.u32], &v,
-			 sizeof(v)) < 0) {
-			/* EAGAIN: a timerfd re-armed since it fired. */
+		if (ev[i].data.u32 == DOORBELL) {
+			if (read(port->doorbell, &v, sizeof(v)) < 0) {
+				/* EAGAIN: emptied already */
+			}
+		} else if (read(ep->tfd[ev[i].data.u32], &v, sizeof(v)) == sizeof(v)) {
+			/* It fired: nothing is armed in the kernel for that
+			 * clock now, so the loop programs the next deadline
+			 * even if it is the same (as the event ring does).
+			 * EAGAIN: re-armed since it fired. */
+			port->programmed[ev[i].data.u32] = 0;
 		}
 	}
 	pthread_mutex_lock(&port->lock);
