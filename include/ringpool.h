@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>		/* socklen_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,7 @@ typedef struct rp_queue rp_queue;
 typedef struct rp_cleanup rp_cleanup;
 typedef struct rp_timer rp_timer;
 typedef struct rp_watch rp_watch;
+typedef struct rp_io rp_io;
 typedef void rp_event_fn(void *arg, int res);            /* an object's callback */
 typedef void rp_cancel_fn(void *arg, void *cleanup_ctx); /* a cleanup member's, if its
                                                           * armed callback never ran */
@@ -293,6 +295,96 @@ int rp_watch_cancel(rp_watch *w);
 /* rp_watch_wait, rp_watch_close - as rp_timer_wait(), rp_timer_close(). */
 int rp_watch_wait(rp_watch *w, bool cancel_pending);
 int rp_watch_close(rp_watch *w);
+
+/* ---- I/O: one operation in flight per object; res = what the system call returns ---- */
+struct iovec;
+struct msghdr;
+struct sockaddr;
+struct statx;
+
+#define RP_IO_DATASYNC (1u << 0)  /* rp_io_fsync: fdatasync */
+
+/*
+ * rp_io_create - an I/O object whose operations' completions call
+ *   @fn(@arg, res).
+ * Context, return: as rp_timer_create().
+ */
+int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *arg,
+		 const struct rp_env *env);
+
+/*
+ * The operations: each starts one, whose callback gets in res what the
+ * system call of the same name would return (a count, a descriptor, 0, or
+ * -errno).  @off -1: at the file position (which the operation advances).
+ * Buffers, the accept address and length, a recvmsg/sendmsg header with
+ * everything it points to, and a statx buffer belong to the kernel from
+ * the call until the callback starts, or until rp_io_cancel() returns 0.
+ * What the kernel reads after the call returns (iovec arrays, paths,
+ * connect's address, the timeout) is copied into the object.
+ * Context: any thread, including @io's own callback (the callback of the
+ *   new operation starts after the running one returns).
+ * Return: 0 (one callback will run); -EBUSY while an operation of @io is in
+ *   flight or its callback has not started; -EINVAL (NULL or closed @io, a
+ *   negative descriptor, NULL buffers or paths, bad flags, @off < -1,
+ *   @iovcnt outside 1..IOV_MAX); -ENOMEM; -ECHILD.
+ */
+int rp_io_read(rp_io *io, int fd, void *buf, size_t len, int64_t off);
+int rp_io_write(rp_io *io, int fd, const void *buf, size_t len, int64_t off);
+int rp_io_readv(rp_io *io, int fd, const struct iovec *iov, int iovcnt, int64_t off);
+int rp_io_writev(rp_io *io, int fd, const struct iovec *iov, int iovcnt, int64_t off);
+int rp_io_fsync(rp_io *io, int fd, unsigned flags);
+int rp_io_openat(rp_io *io, int dirfd, const char *path, int oflags, unsigned mode);
+int rp_io_statx(rp_io *io, int dirfd, const char *path, int flags, unsigned mask,
+		struct statx *stx);
+int rp_io_closefd(rp_io *io, int fd);
+int rp_io_accept(rp_io *io, int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+int rp_io_connect(rp_io *io, int fd, const struct sockaddr *addr, socklen_t addrlen);
+int rp_io_send(rp_io *io, int fd, const void *buf, size_t len, int flags);
+int rp_io_recv(rp_io *io, int fd, void *buf, size_t len, int flags);
+int rp_io_sendmsg(rp_io *io, int fd, const struct msghdr *msg, int flags);
+int rp_io_recvmsg(rp_io *io, int fd, struct msghdr *msg, int flags);
+
+/*
+ * rp_io_set_timeout - operations of @io started after this call end with
+ *   -ETIMEDOUT if they have not completed @timeout_ns after they started
+ *   (RP_INFINITE: never, the default).  An operation the kernel cannot
+ *   interrupt (a disk transfer under way) completes with its own result.
+ * Return: 0; -EINVAL; -ECHILD.
+ */
+int rp_io_set_timeout(rp_io *io, uint64_t timeout_ns);
+
+/*
+ * rp_io_submit_sqe - start a caller-prepared struct io_uring_sqe (@size
+ *   64), copied; its user_data is ignored.  res: its CQE's res.
+ * Return: as the operations; -EINVAL for @size other than 64, a
+ *   personality, or flags that bind it to the ring (fixed file, links,
+ *   buffer select, drain, CQE skip); -EOPNOTSUPP for opcodes that touch
+ *   the ring or give more than one completion (fixed buffers, timeouts,
+ *   cancels, MSG_RING, FILES_UPDATE, PROVIDE/REMOVE_BUFFERS, URING_CMD,
+ *   zero-copy sends, multishot), and on the portable port.  An opcode the
+ *   kernel lacks gives a callback with the kernel's -EINVAL.
+ */
+int rp_io_submit_sqe(rp_io *io, const void *sqe, size_t size);
+
+/*
+ * rp_io_cancel - stop the operation in flight.  When it returns 0 no
+ *   callback runs for it, and the kernel is done with its buffers.  It
+ *   waits for the kernel to let go of the operation: for one the kernel is
+ *   executing and cannot interrupt (a disk transfer), until it ends.
+ * Return: 0 (cancelled); -EALREADY (it completed: its callback runs);
+ *   -ENOENT (nothing in flight: none started, or its callback has started
+ *   already); -EINVAL; -ECHILD.
+ */
+int rp_io_cancel(rp_io *io);
+
+/* rp_io_wait - as rp_timer_wait(); with @cancel_pending, cancels as
+ *   rp_io_cancel() first and drops a callback not yet started. */
+int rp_io_wait(rp_io *io, bool cancel_pending);
+
+/* rp_io_close - cancel as rp_io_cancel() (a result not yet delivered is
+ *   dropped: no callback starts after it returns), then release as
+ *   rp_timer_close().  It waits only for the kernel, as rp_io_cancel(). */
+int rp_io_close(rp_io *io);
 
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may

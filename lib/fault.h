@@ -36,6 +36,7 @@ enum rp_fault_site {
 	RP_FAULT_ALLOC_PORT,      /* a pool's completion port */
 	RP_FAULT_ALLOC_REG,       /* a kernel request's record (port) */
 	RP_FAULT_ALLOC_WATCH,     /* an rp_watch */
+	RP_FAULT_ALLOC_IO,        /* an rp_io, or its copy of an iovec array or path */
 	RP_FAULT_THREAD_PORT,     /* pthread_create() of the event thread */
 	RP_FAULT_PIPE,            /* the admission pipe */
 	RP_FAULT_RING_SETUP,      /* io_uring_setup() */

@@ -37,6 +37,7 @@ enum rp_obj_kind {
 	RP_OBJ_WORK,
 	RP_OBJ_TIMER,
 	RP_OBJ_WATCH,
+	RP_OBJ_IO,
 };
 
 struct rp_obj {

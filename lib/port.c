@@ -200,6 +200,8 @@ static void *event_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	/* Its waits time timers: no slack on top of the windows. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	if (port->ops->thread_init)
+		port->ops->thread_init(port);
 	while (!atomic_load(&port->stop)) {
 		uint64_t want[RP_NCLOCKS];
 

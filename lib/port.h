@@ -87,13 +87,14 @@ void rp__timerset_fini(struct rp_timerset *ts);
 /* ------------------------------------------------------------------ kernel requests */
 
 /*
- * One kernel request of an object: a readiness poll on a descriptor, or a
- * wait on a futex word (watches; I/O operations to come).  It belongs to
+ * One kernel request of an object: a readiness poll on a descriptor, a
+ * wait on a futex word (watches), or a prepared io_uring SQE (I/O
+ * objects, on the event ring only).  It belongs to
  * the object's arming @gen: a completion of an older arming is stale.  The
  * object holds a reference for the request until the port is done with
  * it (its completion reaped, or its registration removed).
  */
-enum rp_kop_kind { RP_KOP_POLL, RP_KOP_FUTEX };
+enum rp_kop_kind { RP_KOP_POLL, RP_KOP_FUTEX, RP_KOP_SQE };
 
 /* The part of a generation a kernel side carries with a request (an
  * io_uring user_data keeps the object's address in its low 48 bits). */
@@ -106,6 +107,7 @@ struct rp_kop {
 	const uint32_t *word;      /* FUTEX: the word */
 	uint32_t val;              /* FUTEX: the value it must hold to wait */
 	bool shared;               /* FUTEX: process-shared */
+	const void *sqe;           /* SQE: 64 bytes, user_data left to the port */
 	void *reg;                 /* the kernel side's own record, or NULL */
 };
 
@@ -119,6 +121,8 @@ struct rp_port_ops {
 	const char *name;
 	int (*init)(struct rp_port *port);
 	void (*fini)(struct rp_port *port);
+	/* First thing on the event thread (may be NULL). */
+	void (*thread_init)(struct rp_port *port);
 	/* Arm @clock's kernel timer for @deadline (absolute ns on it), or
 	 * disarm it (0). */
 	int (*program)(struct rp_port *port, unsigned clock, uint64_t deadline);
@@ -129,16 +133,21 @@ struct rp_port_ops {
 	 * Context: the port's lock held, any thread.  Return: 0, or a
 	 * negative errno (nothing started, the reference is the caller's);
 	 * -EOPNOTSUPP: this kernel side cannot (a futex wait without
-	 * IORING_OP_FUTEX_WAIT). */
+	 * IORING_OP_FUTEX_WAIT, an SQE without the event ring). */
 	int (*req_arm)(struct rp_port *port, struct rp_obj *obj, uint32_t gen, struct rp_kop *op);
 	/* Stop @op, started for @gen, so that the kernel holds nothing of
 	 * it when this returns.  Context: any thread but the event thread,
-	 * the port's lock NOT held. */
-	void (*req_cancel)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+	 * the port's lock NOT held.  Return: true if no completion of it
+	 * will come (it never reached the kernel, or its registration is
+	 * gone); false if its completion (-ECANCELED, or the result it got
+	 * first) comes to the object, in the event thread's pass that
+	 * follows at the latest. */
+	bool (*req_cancel)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			   struct rp_kop *op);
 	/* Stop it without waiting (a timeout won).  Context: the event
-	 * thread, the port's lock held. */
-	void (*req_abort)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+	 * thread, the port's lock held.  Return: as req_cancel(); false:
+	 * its completion comes later. */
+	bool (*req_abort)(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			  struct rp_kop *op);
 };
 
@@ -165,6 +174,7 @@ struct rp_port {
 	unsigned nretry, retry_cap;        /* T */
 
 	bool futex_ok;                     /* I: req_arm() takes futex waits */
+	bool sqe_ok;                       /* I: req_arm() takes SQEs (the event ring) */
 
 	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
 	struct rp_obj *batch[RP_PORT_BATCH]; /* E: expiries taken, to post at once */

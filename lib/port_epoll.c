@@ -276,7 +276,8 @@ static int epoll_req_arm(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 	return 0;
 }
 
-static void epoll_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+/* The registration is removed at once: no completion of it will come. */
+static bool epoll_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			    struct rp_kop *op)
 {
 	struct epoll_port *ep = port->impl;
@@ -285,7 +286,7 @@ static void epoll_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 	(void)obj;
 	(void)gen;
 	if (!r)
-		return;
+		return true;
 	if (r->ready) {
 		/* Not delivered yet: off the ready list. */
 		for (struct reg **p = &ep->ready; *p; p = &(*p)->next) {
@@ -296,14 +297,16 @@ static void epoll_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 		}
 	}
 	reg_remove_locked(port, r);
+	return true;
 }
 
-static void epoll_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+static bool epoll_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			     struct rp_kop *op)
 {
 	pthread_mutex_lock(&port->lock);
 	epoll_req_abort(port, obj, gen, op);
 	pthread_mutex_unlock(&port->lock);
+	return true;
 }
 
 const struct rp_port_ops rp__port_epoll = {

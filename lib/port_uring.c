@@ -87,39 +87,17 @@ static int arm_doorbell(struct rp_port *port, struct uring_port *up)
 	return 0;
 }
 
-/* Does the kernel take absolute timeouts on every clock?  A BOOTTIME one
- * already past answers at once: -ETIME if so, -EINVAL if not (before
- * Linux 5.15).  Context: port init, the ring fresh. */
-static int probe_clocks(struct uring_port *up)
-{
-	struct io_uring_sqe *sqe = sqe_get(up);
-	struct io_uring_cqe *cqe;
-	int ret;
-
-	if (!sqe)
-		return -EBUSY;
-	up->ts[RP_CLOCK_BOOT] = (struct __kernel_timespec){ 0, 1 };
-	io_uring_prep_timeout(sqe, &up->ts[RP_CLOCK_BOOT], 0,
-			      IORING_TIMEOUT_ABS | IORING_TIMEOUT_BOOTTIME);
-	sqe->user_data = UD_REMOVE;
-	ret = io_uring_submit_and_wait(&up->ring, 1);
-	if (ret < 0)
-		return ret;
-	ret = io_uring_wait_cqe(&up->ring, &cqe);
-	if (ret < 0)
-		return ret;
-	ret = cqe->res;
-	io_uring_cqe_seen(&up->ring, cqe);
-	return ret == -ETIME ? 0 : -ENOSYS;
-}
-
 static uint64_t req_ud(struct rp_obj *obj, uint32_t gen)
 {
 	return (uint64_t)(uintptr_t)obj | (uint64_t)(gen & RP_GEN_MASK) << 48;
 }
 
 /* Can a thread other than the submitter cancel a request and wait for it?
- * (IORING_REGISTER_SYNC_CANCEL: -ENOENT for a request that is not there.) */
+ * (IORING_REGISTER_SYNC_CANCEL, Linux 6.0: -ENOENT for a request that is
+ * not there.)  It also answers for the timeout clocks (IORING_TIMEOUT_ABS
+ * with BOOTTIME and REALTIME, Linux 5.15), which an older probe tested by
+ * submitting a timeout: the creating thread must not submit (see
+ * uring_thread_init()). */
 static bool probe_sync_cancel(struct uring_port *up)
 {
 	struct io_uring_sync_cancel_reg reg = { .addr = UD_REMOVE, .fd = -1,
@@ -137,6 +115,28 @@ static bool probe_futex(struct uring_port *up)
 	return ok;
 }
 
+/*
+ * io-wq, the kernel's workers for what io_uring cannot do without blocking
+ * (a file operation the filesystem cannot do asynchronously, fsync,
+ * openat, statx), run outside the pool's regulation on behalf of the
+ * submitter, the event thread.  Bound them: 2 x concurrency for regular
+ * files and block devices (enough to keep a disk's queue busy behind C
+ * running callbacks), concurrency for the rest.  The kernel applies the
+ * bound to the caller's io-wq and to every thread that has submitted to
+ * this ring, so it is set by the event thread, and no other thread ever
+ * submits to the ring (the probes in uring_init() only register).
+ * Best effort: before Linux 5.15 the kernel's default stands (the SQ
+ * size, 4 x CPUs, RLIMIT_NPROC).
+ */
+static void uring_thread_init(struct rp_port *port)
+{
+	struct uring_port *up = port->impl;
+	unsigned c = port->pool->concurrency;
+	unsigned v[2] = { 2 * c, c };
+
+	io_uring_register_iowq_max_workers(&up->ring, v);
+}
+
 static int uring_init(struct rp_port *port)
 {
 	struct uring_port *up = calloc(1, sizeof(*up));
@@ -152,8 +152,7 @@ static int uring_init(struct rp_port *port)
 		free(up);
 		return ret;
 	}
-	ret = probe_clocks(up);
-	if (!ret && !probe_sync_cancel(up))
+	if (!probe_sync_cancel(up))
 		ret = -ENOSYS;
 	if (!ret)
 		ret = arm_doorbell(port, up);
@@ -163,6 +162,7 @@ static int uring_init(struct rp_port *port)
 		return ret;
 	}
 	port->futex_ok = probe_futex(up);
+	port->sqe_ok = true;
 	port->impl = up;
 	return 0;
 }
@@ -217,7 +217,7 @@ static bool unsubmit(struct uring_port *up, struct rp_obj *obj, uint32_t gen)
 	return false;
 }
 
-static void uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+static bool uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			     struct rp_kop *op)
 {
 	struct uring_port *up = port->impl;
@@ -231,7 +231,7 @@ static void uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t 
 	pthread_mutex_unlock(&port->lock);
 	if (pending) {
 		rp__obj_put(obj);
-		return;
+		return true;
 	}
 	/* In the kernel, or completed already (-ENOENT).  The cancelled
 	 * request is completed and freed (its file put) by task_work of
@@ -241,10 +241,11 @@ static void uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t 
 	 * pipe still had a reader right after the sync cancel alone.) */
 	io_uring_register_sync_cancel(&up->ring, &reg);
 	rp__port_barrier(port);
+	return false;
 }
 
 /* Context: the event thread, the port's lock held. */
-static void uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
+static bool uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			    struct rp_kop *op)
 {
 	struct uring_port *up = port->impl;
@@ -253,13 +254,14 @@ static void uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 	(void)op;
 	if (unsubmit(up, obj, gen)) {
 		rp__obj_put(obj);
-		return;
+		return true;
 	}
 	sqe = sqe_get(up);
-	if (!sqe)
-		return; /* the SQ is ours and sized for this; cannot happen */
-	io_uring_prep_cancel64(sqe, req_ud(obj, gen), 0);
-	sqe->user_data = UD_REMOVE;
+	if (sqe) { /* sqe_get() submits to make room: always */
+		io_uring_prep_cancel64(sqe, req_ud(obj, gen), 0);
+		sqe->user_data = UD_REMOVE;
+	}
+	return false;
 }
 
 /* Prepare and submit the requests handed to the event thread.  Neither
@@ -284,7 +286,9 @@ static void flush_subs(struct rp_port *port, struct uring_port *up)
 			rp__port_kick(port);
 			goto submit;
 		}
-		if (s->op->kind == RP_KOP_POLL) {
+		if (s->op->kind == RP_KOP_SQE) {
+			memcpy(sqe, s->op->sqe, sizeof(*sqe));
+		} else if (s->op->kind == RP_KOP_POLL) {
 			io_uring_prep_poll_add(sqe, s->op->fd, s->op->events);
 		} else {
 			memset(sqe, 0, sizeof(*sqe));
@@ -388,6 +392,7 @@ const struct rp_port_ops rp__port_uring = {
 	.name = "uring",
 	.init = uring_init,
 	.fini = uring_fini,
+	.thread_init = uring_thread_init,
 	.program = uring_program,
 	.wait = uring_wait,
 	.req_arm = uring_req_arm,

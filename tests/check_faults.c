@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -435,6 +436,33 @@ static void alloc_scenario(void)
 		close(p[0]);
 		close(p[1]);
 	}
+	/* An I/O object: a two-vector read of a pipe (the vector copy is an
+	 * allocation of its own).  Refused, nothing comes; started, it
+	 * completes. */
+	{
+		rp_io *io = NULL;
+		_Atomic unsigned hits = 0;
+		char a[1], b[1];
+		struct iovec v[2] = { { a, 1 }, { b, 1 } };
+		int p[2];
+
+		ck_assert_int_eq(pipe(p), 0);
+		ck_assert_int_eq(write(p[1], "xy", 2), 2);
+		ret = rp_io_create(&io, pool, tick, (void *)&hits, NULL);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM || ret == -EAGAIN, "rp_io_create: %d", ret);
+		if (!ret) {
+			ret = rp_io_readv(io, p[0], v, 2, -1);
+			ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_io_readv: %d", ret);
+			if (!ret)
+				ck_assert_msg(t_wait_until(fired, (void *)&hits, T_LONG_MS),
+					      "a started read never completed");
+			ck_assert_int_eq(rp_io_wait(io, false), 0);
+			t_assert_u(atomic_load(&hits), ==, ret == 0 ? 2u : 0u); /* res: 2 bytes */
+			ck_assert_int_eq(rp_io_close(io), 0);
+		}
+		close(p[0]);
+		close(p[1]);
+	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	t_assert_u(atomic_load(&ran), ==, accepted);
 }
@@ -471,7 +499,7 @@ START_TEST(test_rp_pool_alloc_site_failures)
 		RP_FAULT_ALLOC_QBLOCK, RP_FAULT_ALLOC_DEQUES, RP_FAULT_ALLOC_WATCHLIST,
 		RP_FAULT_ALLOC_RING, RP_FAULT_ALLOC_WORK, RP_FAULT_ALLOC_TIMER,
 		RP_FAULT_ALLOC_TIMERS, RP_FAULT_ALLOC_PORT, RP_FAULT_THREAD_PORT,
-		RP_FAULT_ALLOC_WATCH, RP_FAULT_ALLOC_REG,
+		RP_FAULT_ALLOC_WATCH, RP_FAULT_ALLOC_REG, RP_FAULT_ALLOC_IO,
 	};
 
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
