@@ -103,7 +103,7 @@ struct rp_io {
 	rp_event_fn *fn;              /* I */
 	void *arg;                    /* I */
 	struct rp_port *port;         /* I */
-	/* T: the port's lock */
+	pthread_mutex_t lock;         /* the O lock: everything below but te and A */
 	uint32_t gen;                 /* the current operation */
 	enum io_phase phase;
 	unsigned cancelling;          /* cancels waiting for the kernel or a call */
@@ -111,7 +111,10 @@ struct rp_io {
 	bool ready_seen;              /* portable: readiness came for this operation */
 	short wait_events;            /* portable: what it waits for (POLLIN, POLLOUT) */
 	uint64_t timeout_ns;          /* RP_INFINITE: none */
-	struct rp_tentry te;          /* the timeout */
+	struct rp_tentry te;          /* T: the timeout (the port's lock) */
+	uint32_t te_gen;              /* the operation te is for (a later one ignores it) */
+	int file_fd;                  /* the descriptor last seen... */
+	bool file_reg;                /* ...and whether it was a regular file */
 	bool have;                    /* a result to deliver */
 	int result;
 	bool task, running;           /* a task queued or running; its callback running */
@@ -133,7 +136,7 @@ static int usable(const rp_io *io)
 }
 
 /* The state changed: wake whoever waits for it (cancel, wait).
- * Context: the port's lock held. */
+ * Context: the O lock held. */
 static void changed_locked(rp_io *io)
 {
 	atomic_fetch_add(&io->seq, 1);
@@ -141,22 +144,22 @@ static void changed_locked(rp_io *io)
 		rp__futex_wake(&io->seq, INT_MAX);
 }
 
-/* Wait for a change of state.  Context: the port's lock held, and held
- * again on return; inside a callback, a hinted block (*@blocked). */
+/* Wait for a change of state.  Context: the O lock held, and held again
+ * on return; inside a callback, a hinted block (*@blocked). */
 static void wait_change_locked(rp_io *io, bool *blocked)
 {
 	struct rp_worker *self = rp__self;
 	uint32_t s = atomic_load(&io->seq);
 
 	atomic_fetch_add(&io->waiters, 1);
-	pthread_mutex_unlock(&io->port->lock);
+	pthread_mutex_unlock(&io->lock);
 	if (self && !*blocked) {
 		rp__block_begin(self);
 		*blocked = true;
 	}
 	rp__futex_wait(&io->seq, s, NULL);
 	atomic_fetch_sub(&io->waiters, 1);
-	pthread_mutex_lock(&io->port->lock);
+	pthread_mutex_lock(&io->lock);
 }
 
 static struct rp_obj *task_locked(rp_io *io)
@@ -168,12 +171,13 @@ static struct rp_obj *task_locked(rp_io *io)
 	return &io->obj;
 }
 
-/* The operation ended with @res: keep it for the task.
- * Return: the object to post, or NULL.  Context: the port's lock held. */
+/* The operation ended with @res: keep it for the task.  Its timeout, if
+ * it had one, stays in the timer set until it expires or the next
+ * operation's replaces it, and is then ignored (te_gen).
+ * Return: the object to post, or NULL.  Context: the O lock held. */
 static struct rp_obj *deliver_locked(rp_io *io, int res)
 {
 	io->phase = IO_NONE;
-	rp__timerset_remove(&io->port->timers[RP_CLOCK_MONO], &io->te);
 	io->have = true;
 	io->result = res;
 	changed_locked(io);
@@ -185,12 +189,8 @@ static bool stale(const rp_io *io, uint32_t gen)
 	return (io->gen & RP_GEN_MASK) != gen;
 }
 
-/* The kernel side: a request of operation @gen completed (the event
- * ring's CQE), or a descriptor the portable task waits for is ready. */
-static struct rp_obj *io_complete(struct rp_obj *o, uint32_t gen, int res)
+static struct rp_obj *complete_locked(rp_io *io, uint32_t gen, int res)
 {
-	rp_io *io = io_of(o);
-
 	if (stale(io, gen))
 		return NULL;
 	if (io->phase == IO_POLL) {
@@ -204,7 +204,6 @@ static struct rp_obj *io_complete(struct rp_obj *o, uint32_t gen, int res)
 	if (res == -ECANCELED || res == -EINTR) {
 		if (io->cancelling) {
 			io->phase = IO_CANCELLED;
-			rp__timerset_remove(&io->port->timers[RP_CLOCK_MONO], &io->te);
 			changed_locked(io);
 			return NULL;
 		}
@@ -214,13 +213,40 @@ static struct rp_obj *io_complete(struct rp_obj *o, uint32_t gen, int res)
 	return deliver_locked(io, res);
 }
 
+/* The kernel side: a request of operation @gen completed (the event
+ * ring's CQE: the port's lock not held, ops.own_lock), or a descriptor
+ * the portable task waits for is ready (the epoll reactor: held). */
+static struct rp_obj *io_complete(struct rp_obj *o, uint32_t gen, int res)
+{
+	rp_io *io = io_of(o);
+	struct rp_obj *post;
+
+	pthread_mutex_lock(&io->lock);
+	post = complete_locked(io, gen, res);
+	pthread_mutex_unlock(&io->lock);
+	return post;
+}
+
+static struct rp_obj *expire_locked(rp_io *io);
+
 /* The timeout (the event thread, the port's lock held). */
 static struct rp_obj *io_expire(struct rp_tentry *e, uint64_t now)
 {
 	rp_io *io = (rp_io *)((char *)e - offsetof(rp_io, te));
-	uint32_t g = io->gen & RP_GEN_MASK;
+	struct rp_obj *post;
 
 	(void)now;
+	pthread_mutex_lock(&io->lock);
+	post = io->te_gen == io->gen ? expire_locked(io) : NULL;
+	pthread_mutex_unlock(&io->lock);
+	return post;
+}
+
+/* Context: the port's lock and the O lock held. */
+static struct rp_obj *expire_locked(rp_io *io)
+{
+	uint32_t g = io->gen & RP_GEN_MASK;
+
 	switch (io->phase) {
 	case IO_KERNEL:
 		/* Its completion (-ECANCELED, or the result it got first)
@@ -306,8 +332,8 @@ static int call_rw(rp_io *io, bool write)
 static int call_sock(rp_io *io)
 {
 	struct io_args *a = &io->a;
-	int fl = a->flags | MSG_DONTWAIT;
 	bool out = a->op == OP_SEND || a->op == OP_SENDMSG;
+	int fl = a->flags | MSG_DONTWAIT | (out ? MSG_NOSIGNAL : 0);
 	long r;
 
 	switch (a->op) {
@@ -407,89 +433,120 @@ static int do_call(rp_io *io)
 
 /* ------------------------------------------------------------------ the task */
 
+/* Callbacks one task delivers before it makes way: a chain of operations
+ * that complete at once (cached reads started from their own callbacks)
+ * would otherwise hold the worker for good. */
+#define IO_QUANTUM 16u
+
+/* The portable call would block: wait for readiness on the epoll
+ * reactor, whose registrations are under the port's lock, which comes
+ * before the O lock.  Return: the object to post, or NULL.
+ * Context: the O lock held (and dropped for a moment); phase CALL. */
+static struct rp_obj *poll_locked(rp_io *io)
+{
+	struct rp_port *port = io->port;
+	struct rp_obj *post = NULL;
+	int ret;
+
+	pthread_mutex_unlock(&io->lock);
+	pthread_mutex_lock(&port->lock);
+	pthread_mutex_lock(&io->lock);
+	/* Still CALL: a cancel waits for its end, a timeout only marks it. */
+	if (io->cancelling) {
+		io->phase = IO_CANCELLED;
+	} else if (io->timed_out) {
+		post = deliver_locked(io, -ETIMEDOUT);
+	} else {
+		io->phase = IO_POLL;
+		io->kop = (struct rp_kop){ .kind = RP_KOP_POLL, .fd = io->a.fd,
+					   .events = (unsigned)io->wait_events };
+		rp__obj_get(&io->obj); /* the request's */
+		ret = port->ops->req_arm(port, &io->obj, io->gen & RP_GEN_MASK, &io->kop);
+		if (ret) {
+			rp__obj_put(&io->obj);
+			post = deliver_locked(io, ret);
+		}
+	}
+	changed_locked(io);
+	pthread_mutex_unlock(&port->lock);
+	return post;
+}
+
 /*
  * The object's task (a worker): make the portable call, deliver results
  * to the callback one at a time, and go on while there is something left
- * for it.
+ * for it, up to IO_QUANTUM callbacks; then it queues itself again behind
+ * the pool's other work.
  */
 static bool io_run(struct rp_obj *o)
 {
 	rp_io *io = io_of(o);
-	struct rp_port *port = io->port;
-	bool ran = false;
+	unsigned ran = 0;
 
-	pthread_mutex_lock(&port->lock);
+	pthread_mutex_lock(&io->lock);
 	for (;;) {
 		if (io->have && rp__obj_closed(o)) {
 			io->have = false; /* closed: no callback starts */
 			continue;
+		}
+		if (io->have && ran == IO_QUANTUM) {
+			/* Make way; the entry keeps the task's reference. */
+			void *arg = o;
+
+			pthread_mutex_unlock(&io->lock);
+			if (rp__post_many(o->pool, RP_PRIORITY_NORMAL, rp__obj_task, &arg, 1))
+				return true;
+			pthread_mutex_lock(&io->lock);
+			ran = 0; /* no memory: go on here */
 		}
 		if (io->have) {
 			int res = io->result;
 
 			io->have = false;
 			io->running = true;
-			pthread_mutex_unlock(&port->lock);
+			pthread_mutex_unlock(&io->lock);
 			rp__obj_callback_begin(o);
 			io->fn(io->arg, res);
 			rp__obj_callback_end(o);
-			ran = true;
-			pthread_mutex_lock(&port->lock);
+			ran++;
+			pthread_mutex_lock(&io->lock);
 			io->running = false;
 			changed_locked(io);
 			continue;
 		}
 		if (io->phase == IO_READY) {
-			struct rp_obj *post = NULL;
 			int res;
 
 			io->phase = IO_CALL;
-			pthread_mutex_unlock(&port->lock);
+			pthread_mutex_unlock(&io->lock);
 			res = do_call(io);
-			pthread_mutex_lock(&port->lock);
-			/* A cancel waited for this; a timeout only marked it. */
-			if (res != NEED_POLL) {
-				post = deliver_locked(io, res);
-			} else if (io->cancelling) {
-				io->phase = IO_CANCELLED;
-				rp__timerset_remove(&port->timers[RP_CLOCK_MONO], &io->te);
-				changed_locked(io);
-			} else if (io->timed_out) {
-				post = deliver_locked(io, -ETIMEDOUT);
-			} else {
-				io->phase = IO_POLL;
-				io->kop = (struct rp_kop){ .kind = RP_KOP_POLL, .fd = io->a.fd,
-							   .events = (unsigned)io->wait_events };
-				rp__obj_get(o); /* the request's */
-				res = port->ops->req_arm(port, o, io->gen & RP_GEN_MASK, &io->kop);
-				if (res) {
-					rp__obj_put(o);
-					post = deliver_locked(io, res);
-				}
-				changed_locked(io);
-			}
-			/* This task goes on: it is the one delivering. */
-			(void)post;
+			pthread_mutex_lock(&io->lock);
+			/* This task goes on: it is the one delivering, so a
+			 * post comes back NULL. */
+			if (res != NEED_POLL)
+				deliver_locked(io, res);
+			else
+				poll_locked(io);
 			continue;
 		}
 		break;
 	}
 	io->task = false;
 	changed_locked(io);
-	pthread_mutex_unlock(&port->lock);
+	pthread_mutex_unlock(&io->lock);
 	rp__obj_put(o);
-	return ran;
+	return ran > 0;
 }
 
 static void io_abandon(struct rp_obj *o)
 {
 	rp_io *io = io_of(o);
 
-	pthread_mutex_lock(&io->port->lock);
+	pthread_mutex_lock(&io->lock);
 	io->running = false;
 	io->task = false;
 	changed_locked(io);
-	pthread_mutex_unlock(&io->port->lock);
+	pthread_mutex_unlock(&io->lock);
 	rp__obj_put(o);
 }
 
@@ -505,6 +562,7 @@ static void io_free(struct rp_obj *o)
 	rp_io *io = io_of(o);
 
 	args_free(&io->a);
+	pthread_mutex_destroy(&io->lock);
 	free(io);
 }
 
@@ -513,6 +571,7 @@ static const struct rp_obj_ops io_ops = {
 	.abandon = io_abandon,
 	.free = io_free,
 	.complete = io_complete,
+	.own_lock = true,
 };
 
 RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *arg,
@@ -540,7 +599,9 @@ RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *ar
 	io->fn = fn;
 	io->arg = arg;
 	io->port = port;
+	pthread_mutex_init(&io->lock, NULL);
 	io->timeout_ns = RP_INFINITE;
+	io->file_fd = -1;
 	io->te.expire = io_expire;
 	io->te.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
@@ -587,13 +648,14 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct io_args *a)
 		io_uring_prep_connect(sqe, a->fd, (struct sockaddr *)&a->sa, a->salen);
 		break;
 	case OP_SEND:
-		io_uring_prep_send(sqe, a->fd, a->iov[0].iov_base, a->iov[0].iov_len, a->flags);
+		io_uring_prep_send(sqe, a->fd, a->iov[0].iov_base, a->iov[0].iov_len,
+				   a->flags | MSG_NOSIGNAL);
 		break;
 	case OP_RECV:
 		io_uring_prep_recv(sqe, a->fd, a->iov[0].iov_base, a->iov[0].iov_len, a->flags);
 		break;
 	case OP_SENDMSG:
-		io_uring_prep_sendmsg(sqe, a->fd, a->msg, (unsigned)a->flags);
+		io_uring_prep_sendmsg(sqe, a->fd, a->msg, (unsigned)(a->flags | MSG_NOSIGNAL));
 		break;
 	case OP_RECVMSG:
 		io_uring_prep_recvmsg(sqe, a->fd, a->msg, (unsigned)a->flags);
@@ -603,10 +665,77 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct io_args *a)
 	}
 }
 
+/* Is @fd a regular file?  Asked once per descriptor an object sees: a
+ * stale answer (the number reused for another kind of file) costs only
+ * a try that says "would block", never a wrong result.
+ * Context: the O lock held. */
+static bool regular_locked(rp_io *io, int fd)
+{
+	struct stat st;
+
+	if (io->file_fd != fd) {
+		io->file_fd = fd;
+		io->file_reg = !fstat(fd, &st) && S_ISREG(st.st_mode);
+	}
+	return io->file_reg;
+}
+
+/* Can the event ring's operation be tried at once on the calling thread?
+ * A read at an offset of a regular file (RWF_NOWAIT: done from the page
+ * cache, or not at all), and a send (MSG_DONTWAIT).  Done here, the copy
+ * runs on the caller's core instead of the event thread's, and needs no
+ * hand-over; io_uring would try the same inline at submission.
+ * Context: the O lock held. */
+static bool inline_ok(rp_io *io)
+{
+	const struct io_args *a = &io->a;
+
+	switch (a->op) {
+	case OP_READV:
+		return a->off >= 0 && regular_locked(io, a->fd);
+	case OP_SEND:
+	case OP_SENDMSG:
+		return true;
+	default:
+		return false;
+	}
+}
+
+#define TRY_RING INT_MIN	/* inline_try(): not done, the ring does it */
+
+/* The try.  Return: the result, or TRY_RING.  A short read (part of the
+ * range not cached) is not a result: the ring reads the whole.
+ * Context: no lock; phase CALL. */
+static int inline_try(rp_io *io)
+{
+	const struct io_args *a = &io->a;
+	size_t want = 0;
+	long r;
+
+	if (a->op == OP_READV) {
+		for (int i = 0; i < a->iovcnt; i++)
+			want += a->iov[i].iov_len;
+		r = preadv2(a->fd, a->iov, a->iovcnt, a->off, RWF_NOWAIT);
+		if (r >= 0)
+			return (size_t)r == want || r == 0 ? neg(r) : TRY_RING;
+	} else {
+		int fl = a->flags | MSG_DONTWAIT | MSG_NOSIGNAL;
+
+		r = a->op == OP_SEND ? send(a->fd, a->iov[0].iov_base, a->iov[0].iov_len, fl)
+				     : sendmsg(a->fd, a->msg, fl);
+		if (r >= 0 || (a->flags & MSG_DONTWAIT))
+			return neg(r);
+	}
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EOPNOTSUPP || errno == EINVAL
+		       ? TRY_RING : -errno;
+}
+
 /*
  * Start the operation @a on @io (@sqe: a caller's SQE for OP_SQE).  What
  * @a owns (an allocated iov, the path) goes to the object, or is freed
- * here on failure; a single vector is @a->one.
+ * here on failure; a single vector is @a->one.  Without a timeout only the
+ * object's lock is taken (and the event ring's list's); with one, the
+ * port's too, first, for the timer set.
  * Return: 0, -EBUSY, -EOPNOTSUPP (an SQE on the portable port), -ENOMEM,
  * -EINVAL, -ECHILD.
  */
@@ -615,6 +744,7 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 	struct rp_port *port;
 	struct rp_obj *post = NULL;
 	struct io_args old;
+	uint64_t timeout;
 	bool kick = false;
 	int ret = usable(io);
 
@@ -625,16 +755,24 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		ret = -EOPNOTSUPP;
 		goto fail;
 	}
-	pthread_mutex_lock(&port->lock);
+	pthread_mutex_lock(&io->lock);
+	timeout = io->timeout_ns;
+	if (timeout != RP_INFINITE) {
+		/* The port's lock comes first. */
+		pthread_mutex_unlock(&io->lock);
+		pthread_mutex_lock(&port->lock);
+		if (rp__timerset_reserve(&port->timers[RP_CLOCK_MONO], 0)) {
+			pthread_mutex_unlock(&port->lock);
+			ret = -ENOMEM;
+			goto fail;
+		}
+		pthread_mutex_lock(&io->lock);
+	}
 	ret = -EINVAL;
 	if (rp__obj_closed(&io->obj)) /* a close under way: it cancels after this look */
 		goto fail_locked;
 	ret = -EBUSY;
 	if (io->phase != IO_NONE || io->have || io->cancelling)
-		goto fail_locked;
-	ret = -ENOMEM;
-	if (io->timeout_ns != RP_INFINITE &&
-	    rp__timerset_reserve(&port->timers[RP_CLOCK_MONO], 0))
 		goto fail_locked;
 	old = io->a;
 	io->a = *a;
@@ -642,6 +780,23 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		io->a.iov = &io->a.one;
 	io->gen++;
 	io->timed_out = io->ready_seen = false;
+	if (port->sqe_ok && timeout == RP_INFINITE && inline_ok(io)) {
+		int res;
+
+		io->phase = IO_CALL; /* a cancel waits for the try */
+		pthread_mutex_unlock(&io->lock);
+		res = inline_try(io);
+		pthread_mutex_lock(&io->lock);
+		if (res != TRY_RING) {
+			post = deliver_locked(io, res);
+			goto started;
+		}
+		if (io->cancelling) {
+			io->phase = IO_CANCELLED;
+			changed_locked(io);
+			goto started;
+		}
+	}
 	if (port->sqe_ok) {
 		if (a->op == OP_SQE) {
 			io->sqe = *sqe;
@@ -654,7 +809,11 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		ret = port->ops->req_arm(port, &io->obj, io->gen & RP_GEN_MASK, &io->kop);
 		if (ret) {
 			rp__obj_put(&io->obj);
+			io->phase = IO_NONE;
 			io->a = old;
+			if (!io->a.iov_owned)
+				io->a.iov = &io->a.one;
+			changed_locked(io);
 			goto fail_locked;
 		}
 		io->phase = IO_KERNEL;
@@ -662,16 +821,22 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		io->phase = IO_READY;
 		post = task_locked(io);
 	}
-	if (io->timeout_ns != RP_INFINITE) {
+	if (timeout != RP_INFINITE) {
 		uint64_t now = rp__clock_now(RP_CLOCK_MONO);
 
-		io->te.due = io->timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + io->timeout_ns;
+		if (rp__tentry_armed(&io->te))
+			rp__timerset_remove(&port->timers[RP_CLOCK_MONO], &io->te);
+		io->te.due = timeout > UINT64_MAX - now ? UINT64_MAX : now + timeout;
 		io->te.window = 0;
 		io->te.clock = RP_CLOCK_MONO;
+		io->te_gen = io->gen;
 		kick = rp__port_arm_locked(port, &io->te);
 	}
+started:
 	changed_locked(io);
-	pthread_mutex_unlock(&port->lock);
+	pthread_mutex_unlock(&io->lock);
+	if (timeout != RP_INFINITE)
+		pthread_mutex_unlock(&port->lock);
 	args_free(&old);
 	if (kick)
 		rp__port_kick(port);
@@ -679,7 +844,9 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		rp__port_post(port, post);
 	return 0;
 fail_locked:
-	pthread_mutex_unlock(&port->lock);
+	pthread_mutex_unlock(&io->lock);
+	if (timeout != RP_INFINITE)
+		pthread_mutex_unlock(&port->lock);
 fail:
 	args_free(a);
 	return ret;
@@ -914,9 +1081,9 @@ RP_EXPORT int rp_io_set_timeout(rp_io *io, uint64_t timeout_ns)
 
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&io->port->lock);
+	pthread_mutex_lock(&io->lock);
 	io->timeout_ns = timeout_ns ? timeout_ns : 1;
-	pthread_mutex_unlock(&io->port->lock);
+	pthread_mutex_unlock(&io->lock);
 	return 0;
 }
 
@@ -933,7 +1100,7 @@ static int cancel(rp_io *io, bool drop)
 	bool blocked = false;
 	int ret;
 
-	pthread_mutex_lock(&port->lock);
+	pthread_mutex_lock(&io->lock);
 	io->cancelling++;
 	for (;;) {
 		uint32_t g = io->gen & RP_GEN_MASK;
@@ -941,26 +1108,22 @@ static int cancel(rp_io *io, bool drop)
 		if (io->phase == IO_READY) {
 			/* Its call has not started: the task will find nothing. */
 			io->phase = IO_CANCELLED;
-			rp__timerset_remove(&port->timers[RP_CLOCK_MONO], &io->te);
 		} else if (io->phase == IO_POLL) {
 			/* Waiting for readiness: take the registration back. */
-			rp__timerset_remove(&port->timers[RP_CLOCK_MONO], &io->te);
-			pthread_mutex_unlock(&port->lock);
+			pthread_mutex_unlock(&io->lock);
 			port->ops->req_cancel(port, &io->obj, g, &io->kop);
-			pthread_mutex_lock(&port->lock);
+			pthread_mutex_lock(&io->lock);
 			if (io->phase == IO_POLL && !stale(io, g))
 				io->phase = IO_CANCELLED;
 			continue;
 		} else if (io->phase == IO_KERNEL) {
 			bool gone;
 
-			pthread_mutex_unlock(&port->lock);
+			pthread_mutex_unlock(&io->lock);
 			gone = port->ops->req_cancel(port, &io->obj, g, &io->kop);
-			pthread_mutex_lock(&port->lock);
-			if (gone && io->phase == IO_KERNEL && !stale(io, g)) {
+			pthread_mutex_lock(&io->lock);
+			if (gone && io->phase == IO_KERNEL && !stale(io, g))
 				io->phase = IO_CANCELLED;
-				rp__timerset_remove(&port->timers[RP_CLOCK_MONO], &io->te);
-			}
 			/* Else its completion decides: wait for it below. */
 		}
 		if (io->phase == IO_KERNEL || io->phase == IO_CALL) {
@@ -984,7 +1147,7 @@ static int cancel(rp_io *io, bool drop)
 	}
 	io->cancelling--;
 	changed_locked(io);
-	pthread_mutex_unlock(&port->lock);
+	pthread_mutex_unlock(&io->lock);
 	if (blocked)
 		rp__block_end(rp__self);
 	return ret;
@@ -1010,10 +1173,10 @@ RP_EXPORT int rp_io_wait(rp_io *io, bool cancel_pending)
 		return -ECHILD;
 	if (cancel_pending && !rp__obj_closed(&io->obj))
 		cancel(io, true);
-	pthread_mutex_lock(&io->port->lock);
+	pthread_mutex_lock(&io->lock);
 	while (io->phase != IO_NONE || io->have || io->running || io->cancelling)
 		wait_change_locked(io, &blocked);
-	pthread_mutex_unlock(&io->port->lock);
+	pthread_mutex_unlock(&io->lock);
 	if (blocked)
 		rp__block_end(self);
 	return 0;
@@ -1034,6 +1197,12 @@ RP_EXPORT int rp_io_close(rp_io *io)
 		return -EINVAL;
 	}
 	cancel(io, true);
+	/* A timeout left in the timer set (it is taken out lazily): out
+	 * before the object can go.  No operation starts now to put one in. */
+	pthread_mutex_lock(&io->port->lock);
+	if (rp__tentry_armed(&io->te))
+		rp__timerset_remove(&io->port->timers[RP_CLOCK_MONO], &io->te);
+	pthread_mutex_unlock(&io->port->lock);
 	rp__obj_put(&io->obj);
 	/* @io may be gone: its pool is not. */
 	atomic_fetch_sub(&pool->nobjects, 1);

@@ -27,10 +27,14 @@ struct rp_obj_ops {
 	/* The last reference is gone. */
 	void (*free)(struct rp_obj *obj);
 	/* A kernel request of the arming @gen completed with @res (the
-	 * event thread, the port's lock held; kernel objects only).
+	 * event thread, the port's lock held unless own_lock; kernel
+	 * objects only).
 	 * Return: the object to post, with a reference for the entry, or
 	 * NULL (a stale completion, or one kept for later). */
 	struct rp_obj *(*complete)(struct rp_obj *obj, uint32_t gen, int res);
+	/* complete() takes the object's own lock, and the event ring calls
+	 * it without the port's (the epoll reactor holds it anyway). */
+	bool own_lock;
 };
 
 enum rp_obj_kind {

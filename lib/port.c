@@ -47,6 +47,19 @@ void rp__port_kick(struct rp_port *port)
 }
 
 /*
+ * Ring the doorbell if the event thread sleeps, once per sleep: for a
+ * request handed to it, which it looks for before it sleeps.  The caller
+ * has published the request (a seq_cst store) before; the event thread
+ * sets asleep (seq_cst) before its last look: one of the two sees the
+ * other.  Context: any thread.
+ */
+void rp__port_kick_sleeper(struct rp_port *port)
+{
+	if (atomic_load(&port->asleep) && !atomic_exchange(&port->kicked, true))
+		rp__port_kick(port);
+}
+
+/*
  * Wait until the event thread has made one whole pass through its kernel
  * wait that began after this call.  Work the kernel queued for it before
  * the call (the task_work that completes and frees a request it
@@ -135,9 +148,9 @@ bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
 	return true;
 }
 
-/* Post @n expiries at once; those that fail (no memory) go one by one
+/* Post @n entries at once; those that fail (no memory) go one by one
  * through rp__port_post(), which keeps them for later. */
-static void post_batch(struct rp_port *port, struct rp_obj **batch, unsigned n)
+void rp__port_post_batch(struct rp_port *port, struct rp_obj **batch, unsigned n)
 {
 	unsigned posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task,
 					(void *const *)batch, n);
@@ -185,7 +198,7 @@ static void run_due(struct rp_port *port, uint64_t want[RP_NCLOCKS])
 		/* A hold cut short by its limit: more may be due. */
 		more = n == limit;
 		if (n == RP_PORT_BATCH || !more) {
-			post_batch(port, batch, n);
+			rp__port_post_batch(port, batch, n);
 			n = 0;
 		}
 	} while (more);

@@ -130,7 +130,8 @@ struct rp_port_ops {
 	 * the kernel requests that completed to their objects. */
 	void (*wait)(struct rp_port *port);
 	/* Start @op for @obj's arming @gen (a reference taken for it).
-	 * Context: the port's lock held, any thread.  Return: 0, or a
+	 * Context: any thread, the port's lock held (the event ring needs
+	 * none: its list has a lock of its own, innermost).  Return: 0, or a
 	 * negative errno (nothing started, the reference is the caller's);
 	 * -EOPNOTSUPP: this kernel side cannot (a futex wait without
 	 * IORING_OP_FUTEX_WAIT, an SQE without the event ring). */
@@ -179,6 +180,9 @@ struct rp_port {
 	uint64_t programmed[RP_NCLOCKS];   /* E (event thread): armed in the kernel */
 	struct rp_obj *batch[RP_PORT_BATCH]; /* E: expiries taken, to post at once */
 	_Atomic unsigned long long wakeups; /* A: event-thread wake-ups (tests, bench) */
+	_Atomic bool asleep;               /* A: the event thread is in its kernel wait,
+	                                    * or past its last look for requests */
+	_Atomic bool kicked;               /* A: the doorbell rang for this sleep */
 	_Atomic uint32_t passes;           /* A: futex word, bumped after each wait */
 	_Atomic unsigned barrier_waiters;  /* A */
 	void *impl;                        /* the kernel side's own state */
@@ -192,6 +196,8 @@ void rp__port_kick(struct rp_port *port);
 void rp__port_barrier(struct rp_port *port);
 bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e);
 void rp__port_post(struct rp_port *port, struct rp_obj *obj);
+void rp__port_post_batch(struct rp_port *port, struct rp_obj **batch, unsigned n);
+void rp__port_kick_sleeper(struct rp_port *port);
 void rp__port_complete_locked(struct rp_port *port, struct rp_obj *obj, uint32_t gen, int res,
 			      struct rp_obj **post);
 

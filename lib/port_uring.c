@@ -31,6 +31,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -52,11 +53,26 @@ struct sub {
 	struct rp_kop *op;
 };
 
+#define EV_CQ (2 * EV_SQ)	/* the kernel's default CQ size */
+
+struct done {
+	uint64_t ud;
+	int res;
+};
+
 struct uring_port {
 	struct io_uring ring;
-	struct sub *subs;			/* T: requests for the event thread to submit */
-	unsigned nsubs, subs_cap;		/* T */
-	_Atomic bool subs_added;		/* A: set with each, under T */
+	struct done done[EV_CQ];		/* E: completions reaped, to hand over */
+	pthread_mutex_t subs_lock;		/* the S lock, innermost: subs, submitting */
+	struct sub *subs;			/* S: requests for the event thread to submit */
+	unsigned nsubs, subs_cap;		/* S */
+	bool submitting;			/* S: the event thread took requests (fl) and
+						 * has not submitted them all yet */
+	_Atomic bool subs_added;		/* A: set with each, under S */
+	_Atomic uint32_t submitted;		/* A: futex word, bumped when submitting ends */
+	_Atomic unsigned sub_waiters;		/* A */
+	struct sub *fl;				/* E: taken from subs, being submitted */
+	unsigned nfl, flpos, fl_cap;		/* E */
 	uint32_t gen[RP_NCLOCKS];		/* of the clock's current timeout */
 	bool armed[RP_NCLOCKS];			/* a timeout is in the kernel */
 	struct __kernel_timespec ts[RP_NCLOCKS]; /* read by the kernel until it ends */
@@ -144,11 +160,13 @@ static int uring_init(struct rp_port *port)
 
 	if (!up)
 		return -ENOMEM;
+	pthread_mutex_init(&up->subs_lock, NULL);
 	ret = rp__fault(RP_FAULT_RING_SETUP);
 	ret = ret ? -ret : io_uring_queue_init(EV_SQ, &up->ring, IORING_SETUP_COOP_TASKRUN);
 	if (ret == -EINVAL) /* COOP_TASKRUN is Linux 5.19 */
 		ret = io_uring_queue_init(EV_SQ, &up->ring, 0);
 	if (ret < 0) {
+		pthread_mutex_destroy(&up->subs_lock);
 		free(up);
 		return ret;
 	}
@@ -158,6 +176,7 @@ static int uring_init(struct rp_port *port)
 		ret = arm_doorbell(port, up);
 	if (ret) {
 		io_uring_queue_exit(&up->ring);
+		pthread_mutex_destroy(&up->subs_lock);
 		free(up);
 		return ret;
 	}
@@ -174,38 +193,46 @@ static void uring_fini(struct rp_port *port)
 	/* Requests never submitted: their references. */
 	for (unsigned i = 0; i < up->nsubs; i++)
 		rp__obj_put(up->subs[i].obj);
+	for (unsigned i = up->flpos; i < up->nfl; i++)
+		rp__obj_put(up->fl[i].obj);
 	free(up->subs);
+	free(up->fl);
+	pthread_mutex_destroy(&up->subs_lock);
 	io_uring_queue_exit(&up->ring);
 	free(up);
 	port->impl = NULL;
 }
 
-/* Context: the port's lock held. */
+/* Context: any thread; locks held are outside the S lock. */
 static int uring_req_arm(struct rp_port *port, struct rp_obj *obj, uint32_t gen, struct rp_kop *op)
 {
 	struct uring_port *up = port->impl;
 
 	if (op->kind == RP_KOP_FUTEX && !port->futex_ok)
 		return -EOPNOTSUPP;
+	pthread_mutex_lock(&up->subs_lock);
 	if (up->nsubs == up->subs_cap) {
 		unsigned cap = up->subs_cap ? 2 * up->subs_cap : 16;
 		struct sub *v = rp__realloc(RP_FAULT_ALLOC_REG, up->subs, cap * sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			pthread_mutex_unlock(&up->subs_lock);
 			return -ENOMEM;
+		}
 		up->subs = v;
 		up->subs_cap = cap;
 	}
 	up->subs[up->nsubs++] = (struct sub){ obj, gen, op };
-	atomic_store_explicit(&up->subs_added, true, memory_order_relaxed);
 	op->reg = NULL;
-	rp__port_kick(port);
+	atomic_store(&up->subs_added, true);
+	pthread_mutex_unlock(&up->subs_lock);
+	rp__port_kick_sleeper(port);
 	return 0;
 }
 
-/* Take @obj's request for @gen off the list, if it has not been
- * submitted.  Return: true if so (its reference is the caller's to drop).
- * Context: the port's lock held. */
+/* Take @obj's request for @gen off the list, if it has not been taken
+ * for submission.  Return: true if so (its reference is the caller's to
+ * drop).  Context: the S lock held. */
 static bool unsubmit(struct uring_port *up, struct rp_obj *obj, uint32_t gen)
 {
 	for (unsigned i = 0; i < up->nsubs; i++) {
@@ -217,21 +244,47 @@ static bool unsubmit(struct uring_port *up, struct rp_obj *obj, uint32_t gen)
 	return false;
 }
 
+/* Every request taken for submission is in the kernel: release the
+ * cancels that wait for that.  Context: the event thread. */
+static void submitted(struct uring_port *up)
+{
+	pthread_mutex_lock(&up->subs_lock);
+	up->submitting = false;
+	atomic_fetch_add(&up->submitted, 1);
+	pthread_mutex_unlock(&up->subs_lock);
+	if (atomic_load(&up->sub_waiters))
+		rp__futex_wake(&up->submitted, INT_MAX);
+	up->nfl = up->flpos = 0;
+}
+
 static bool uring_req_cancel(struct rp_port *port, struct rp_obj *obj, uint32_t gen,
 			     struct rp_kop *op)
 {
 	struct uring_port *up = port->impl;
 	struct io_uring_sync_cancel_reg reg = { .addr = req_ud(obj, gen), .fd = -1,
 						.timeout = { -1, -1 } };
-	bool pending;
 
 	(void)op;
-	pthread_mutex_lock(&port->lock);
-	pending = unsubmit(up, obj, gen);
-	pthread_mutex_unlock(&port->lock);
-	if (pending) {
-		rp__obj_put(obj);
-		return true;
+	for (;;) {
+		uint32_t seq;
+		bool pending, busy;
+
+		pthread_mutex_lock(&up->subs_lock);
+		pending = unsubmit(up, obj, gen);
+		busy = !pending && up->submitting;
+		seq = atomic_load(&up->submitted);
+		pthread_mutex_unlock(&up->subs_lock);
+		if (pending) {
+			rp__obj_put(obj);
+			return true;
+		}
+		if (!busy)
+			break;
+		/* Taken by the event thread, maybe not in the kernel yet:
+		 * a sync cancel now could miss it. */
+		atomic_fetch_add(&up->sub_waiters, 1);
+		rp__futex_wait(&up->submitted, seq, NULL);
+		atomic_fetch_sub(&up->sub_waiters, 1);
 	}
 	/* In the kernel, or completed already (-ENOENT).  The cancelled
 	 * request is completed and freed (its file put) by task_work of
@@ -250,9 +303,22 @@ static bool uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 {
 	struct uring_port *up = port->impl;
 	struct io_uring_sqe *sqe;
+	bool pending;
 
 	(void)op;
-	if (unsubmit(up, obj, gen)) {
+	pthread_mutex_lock(&up->subs_lock);
+	pending = unsubmit(up, obj, gen);
+	pthread_mutex_unlock(&up->subs_lock);
+	/* Taken but left over by the last flush (the SQ was full): ours. */
+	for (unsigned i = up->flpos; !pending && i < up->nfl; i++) {
+		if (up->fl[i].obj == obj && up->fl[i].gen == gen) {
+			up->fl[i] = up->fl[up->flpos++];
+			pending = true;
+			if (up->flpos == up->nfl)
+				submitted(up);
+		}
+	}
+	if (pending) {
 		rp__obj_put(obj);
 		return true;
 	}
@@ -264,46 +330,68 @@ static bool uring_req_abort(struct rp_port *port, struct rp_obj *obj, uint32_t g
 	return false;
 }
 
-/* Prepare and submit the requests handed to the event thread.  Neither
- * lock nor system call when none were (most passes): one added after the
- * look rings the doorbell, so the next pass takes it.
- * Context: the event thread. */
+static void prep_sub(struct io_uring_sqe *sqe, const struct sub *s)
+{
+	if (s->op->kind == RP_KOP_SQE) {
+		memcpy(sqe, s->op->sqe, sizeof(*sqe));
+	} else if (s->op->kind == RP_KOP_POLL) {
+		io_uring_prep_poll_add(sqe, s->op->fd, s->op->events);
+	} else {
+		memset(sqe, 0, sizeof(*sqe));
+		sqe->opcode = OP_FUTEX_WAIT;
+		sqe->fd = FUTEX2_SIZE_U32 | (s->op->shared ? 0 : FUTEX2_PRIVATE);
+		sqe->addr = (uint64_t)(uintptr_t)s->op->word;
+		sqe->off = s->op->val;
+		sqe->addr3 = 0xffffffffull; /* FUTEX_BITSET_MATCH_ANY */
+	}
+	sqe->user_data = req_ud(s->obj, s->gen);
+}
+
+/*
+ * Prepare and submit the requests handed to the event thread.  The list
+ * is taken whole under the S lock (a swap), and prepared and submitted
+ * after it, so that arming threads never wait for a submission (which
+ * does the work of every request the kernel can finish at once, a cached
+ * read's copy say).  A cancel that does not find its request on the list
+ * while requests are taken waits until they are in the kernel.  Neither
+ * lock nor system call when none were handed over (most passes): one
+ * added after the look rings the doorbell, so the next pass takes it.
+ * Context: the event thread.
+ */
 static void flush_subs(struct rp_port *port, struct uring_port *up)
 {
-	if (!atomic_load_explicit(&up->subs_added, memory_order_relaxed))
-		return;
-	pthread_mutex_lock(&port->lock);
-	atomic_store_explicit(&up->subs_added, false, memory_order_relaxed);
-	for (unsigned i = 0; i < up->nsubs; i++) {
-		struct sub *s = &up->subs[i];
+	if (up->flpos == up->nfl) {
+		struct sub *t;
+		unsigned cap;
+
+		if (!atomic_load(&up->subs_added))
+			return;
+		pthread_mutex_lock(&up->subs_lock);
+		atomic_store_explicit(&up->subs_added, false, memory_order_relaxed);
+		t = up->fl;
+		cap = up->fl_cap;
+		up->fl = up->subs;
+		up->fl_cap = up->subs_cap;
+		up->nfl = up->nsubs;
+		up->flpos = 0;
+		up->subs = t;
+		up->subs_cap = cap;
+		up->nsubs = 0;
+		up->submitting = up->nfl > 0;
+		pthread_mutex_unlock(&up->subs_lock);
+	}
+	for (; up->flpos < up->nfl; up->flpos++) {
 		struct io_uring_sqe *sqe = sqe_get(up);
 
-		if (!sqe) {
-			/* Full even after a submit: the rest next round. */
-			memmove(up->subs, s, (up->nsubs - i) * sizeof(*s));
-			up->nsubs -= i;
-			atomic_store_explicit(&up->subs_added, true, memory_order_relaxed);
-			rp__port_kick(port);
-			goto submit;
-		}
-		if (s->op->kind == RP_KOP_SQE) {
-			memcpy(sqe, s->op->sqe, sizeof(*sqe));
-		} else if (s->op->kind == RP_KOP_POLL) {
-			io_uring_prep_poll_add(sqe, s->op->fd, s->op->events);
-		} else {
-			memset(sqe, 0, sizeof(*sqe));
-			sqe->opcode = OP_FUTEX_WAIT;
-			sqe->fd = FUTEX2_SIZE_U32 | (s->op->shared ? 0 : FUTEX2_PRIVATE);
-			sqe->addr = (uint64_t)(uintptr_t)s->op->word;
-			sqe->off = s->op->val;
-			sqe->addr3 = 0xffffffffull; /* FUTEX_BITSET_MATCH_ANY */
-		}
-		sqe->user_data = req_ud(s->obj, s->gen);
+		if (!sqe)
+			break; /* full even after a submit: the rest next pass */
+		prep_sub(sqe, &up->fl[up->flpos]);
 	}
-	up->nsubs = 0;
-submit:
 	io_uring_submit(&up->ring);
-	pthread_mutex_unlock(&port->lock);
+	if (up->flpos < up->nfl)
+		rp__port_kick(port);
+	else if (up->nfl)
+		submitted(up);
 }
 
 /* Replace @clock's timeout: remove the one in the kernel, if any, and
@@ -336,31 +424,64 @@ static int uring_program(struct rp_port *port, unsigned clock, uint64_t deadline
 	return 0;
 }
 
+/*
+ * Hand @n completions of objects' requests to their objects: those with
+ * a lock of their own directly, the others RP_PORT_HOLD per hold of the
+ * port's lock; the callbacks posted together (one wake-up of a worker for
+ * a batch), then the requests' references dropped.
+ */
+static void complete_all(struct rp_port *port, struct uring_port *up, unsigned n)
+{
+	struct rp_obj **batch = port->batch;
+	unsigned nb = 0, held = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rp_obj *obj = (struct rp_obj *)(uintptr_t)(up->done[i].ud & UD_ADDR), *post;
+		uint32_t gen = (uint32_t)(up->done[i].ud >> 48) & RP_GEN_MASK;
+
+		if (obj->ops->own_lock) {
+			post = obj->ops->complete(obj, gen, up->done[i].res);
+		} else {
+			if (!held)
+				pthread_mutex_lock(&port->lock);
+			rp__port_complete_locked(port, obj, gen, up->done[i].res, &post);
+			if (++held == RP_PORT_HOLD) {
+				pthread_mutex_unlock(&port->lock);
+				held = 0;
+			}
+		}
+		if (post)
+			batch[nb++] = post;
+	}
+	if (held)
+		pthread_mutex_unlock(&port->lock);
+	rp__port_post_batch(port, batch, nb);
+	for (unsigned i = 0; i < n; i++)
+		rp__obj_put((struct rp_obj *)(uintptr_t)(up->done[i].ud & UD_ADDR)); /* the request's */
+}
+
 /* Submit what was prepared and sleep until a completion: the doorbell
  * rang (re-arm it, and empty the eventfd), or a timeout expired. */
 static void uring_wait(struct rp_port *port)
 {
 	struct uring_port *up = port->impl;
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, n = 0, nreq = 0;
 	bool doorbell = false;
 
+	/* Before the last look for requests (flush_subs), so that one
+	 * handed over after it rings the doorbell. */
+	atomic_store(&port->asleep, true);
 	flush_subs(port, up);
 	io_uring_submit_and_wait(&up->ring, 1);
+	atomic_store(&port->asleep, false);
+	atomic_store(&port->kicked, false);
 	io_uring_for_each_cqe(&up->ring, head, cqe) {
 		uint64_t ud = cqe->user_data;
 
 		n++;
 		if (ud > UD_REMOVE && !(ud & UD_TIMER)) {
-			struct rp_obj *obj = (struct rp_obj *)(uintptr_t)(ud & UD_ADDR), *post;
-
-			pthread_mutex_lock(&port->lock);
-			rp__port_complete_locked(port, obj, (uint32_t)(ud >> 48) & RP_GEN_MASK,
-						 cqe->res, &post);
-			pthread_mutex_unlock(&port->lock);
-			rp__obj_put(obj); /* the request's */
-			if (post)
-				rp__port_post(port, post);
+			up->done[nreq++] = (struct done){ ud, cqe->res };
 		} else if (ud == UD_DOORBELL) {
 			doorbell = true;
 		} else if (ud & UD_TIMER) {
@@ -371,8 +492,11 @@ static void uring_wait(struct rp_port *port)
 			if (clock < RP_NCLOCKS && (uint32_t)ud == up->gen[clock])
 				up->armed[clock] = false;
 		}
+		if (nreq == EV_CQ)
+			break;
 	}
 	io_uring_cq_advance(&up->ring, n);
+	complete_all(port, up, nreq);
 	if (doorbell) {
 		uint64_t v;
 

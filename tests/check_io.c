@@ -291,9 +291,18 @@ static void tcp_exchange(bool nonblock)
 	ck_assert(!memcmp(b1, "vec", 3) && !memcmp(b2, "tored", 5));
 	/* MSG_DONTWAIT: the caller's own, so -EAGAIN comes back. */
 	t_assert_i(done(&ra, rp_io_recv(acc, sfd, buf, sizeof(buf), MSG_DONTWAIT)), ==, -EAGAIN);
-	/* The peer closes: 0. */
+	/* The peer closes: 0.  Sends to it fail in res, and never raise
+	 * SIGPIPE (left at its default, it would end this process). */
 	close(cfd);
 	t_assert_i(done(&ra, rp_io_recv(acc, sfd, buf, sizeof(buf), 0)), ==, 0);
+	signal(SIGPIPE, SIG_DFL);
+	{
+		int res = 0;
+
+		for (int i = 0; i < 10 && res >= 0; i++)
+			res = done(&ra, rp_io_send(acc, sfd, "late", 4, 0));
+		ck_assert_msg(res == -EPIPE || res == -ECONNRESET, "send to a closed peer: %d", res);
+	}
 	ck_assert_int_eq(rp_io_close(acc), 0);
 	ck_assert_int_eq(rp_io_close(con), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
@@ -663,6 +672,65 @@ START_TEST(test_rp_io_chain_from_callbacks)
 }
 END_TEST
 
+/* A chain of reads served at once (a cached file, from the callbacks)
+ * makes way for other work: a task posted while it runs starts long
+ * before the chain ends, on a pool of one slot. */
+struct fchain {
+	int fd;
+	char buf[64];
+	_Atomic unsigned done;
+	_Atomic unsigned seen_at;   /* chain length when the other task ran */
+};
+
+static int fchain_next(struct rec *r, int res)
+{
+	struct fchain *c = r->ctx;
+	unsigned n = atomic_fetch_add(&c->done, 1) + 1;
+
+	if (res != 64 || n >= 2000)
+		return -1;
+	return rp_io_read(r->io, c->fd, c->buf, sizeof(c->buf), (int64_t)(n % 64) * 64);
+}
+
+static void note_chain(void *arg)
+{
+	struct fchain *c = arg;
+
+	atomic_store(&c->seen_at, atomic_load(&c->done) + 1);
+}
+
+static bool seen(void *arg)
+{
+	return atomic_load(&((struct fchain *)arg)->seen_at) != 0;
+}
+
+START_TEST(test_rp_io_chain_makes_way)
+{
+	rp_pool *pool = t_pool(1, 0, 0, 0);
+	struct fchain c = { 0 };
+	struct rec r;
+	char page[4096];
+
+	c.fd = tmpfile_fd();
+	memset(page, 'c', sizeof(page));
+	ck_assert_int_eq(pwrite(c.fd, page, sizeof(page), 0), (int)sizeof(page));
+	mk(pool, &r);
+	r.next = fchain_next;
+	r.ctx = &c;
+	ck_assert_int_eq(rp_io_read(r.io, c.fd, c.buf, sizeof(c.buf), 0), 0);
+	ck_assert_int_eq(rp_post(pool, note_chain, &c), 0);
+	ck_assert(t_wait_until(seen, &c, T_LONG_MS));
+	wait_calls(&r, 2000);
+	ck_assert_msg(atomic_load(&c.seen_at) - 1 < 2000,
+		      "the posted task waited for the whole chain: ran after %u of 2000",
+		      atomic_load(&c.seen_at) - 1);
+	ck_assert_int_eq(rp_io_wait(r.io, false), 0);
+	ck_assert_int_eq(rp_io_close(r.io), 0);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	close(c.fd);
+}
+END_TEST
+
 /* Thousands in flight: 3,000 file reads and 500 receives waiting on 50
  * socket pairs, all complete with the right results. */
 #define N_FILE 3000
@@ -886,6 +954,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_io_vfork_worker);
 	tcase_add_test(tc, test_rp_io_close_from_callback_and_pending);
 	tcase_add_test(tc, test_rp_io_chain_from_callbacks);
+	tcase_add_test(tc, test_rp_io_chain_makes_way);
 	tcase_add_test(tc, test_rp_io_thousands_in_flight);
 	tcase_add_test(tc, test_rp_io_submit_sqe);
 	suite_add_tcase(s, tc);
