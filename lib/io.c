@@ -115,6 +115,7 @@ struct rp_io {
 	uint32_t te_gen;              /* the operation te is for (a later one ignores it) */
 	int file_fd;                  /* the descriptor last seen... */
 	bool file_reg;                /* ...and whether it was a regular file */
+	unsigned inline_skip;         /* operations left to start without the try */
 	bool have;                    /* a result to deliver */
 	int result;
 	bool task, running;           /* a task queued or running; its callback running */
@@ -702,6 +703,7 @@ static bool inline_ok(rp_io *io)
 }
 
 #define TRY_RING INT_MIN	/* inline_try(): not done, the ring does it */
+#define IO_INLINE_BACKOFF 8u	/* after a try that missed, starts without one */
 
 /* The try.  Return: the result, or TRY_RING.  A short read (part of the
  * range not cached) is not a result: the ring reads the whole.
@@ -780,7 +782,8 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		io->a.iov = &io->a.one;
 	io->gen++;
 	io->timed_out = io->ready_seen = false;
-	if (port->sqe_ok && timeout == RP_INFINITE && inline_ok(io)) {
+	if (port->sqe_ok && timeout == RP_INFINITE && inline_ok(io) &&
+	    (io->inline_skip == 0 || --io->inline_skip == 0)) {
 		int res;
 
 		io->phase = IO_CALL; /* a cancel waits for the try */
@@ -791,6 +794,9 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 			post = deliver_locked(io, res);
 			goto started;
 		}
+		/* Missed (not cached, or the socket full): the next few
+		 * go straight to the ring. */
+		io->inline_skip = IO_INLINE_BACKOFF;
 		if (io->cancelling) {
 			io->phase = IO_CANCELLED;
 			changed_locked(io);
