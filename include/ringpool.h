@@ -40,6 +40,7 @@ typedef void rp_fn(void *arg);
 
 /* Kernel objects and queues (the extended API). */
 typedef struct rp_queue rp_queue;
+typedef struct rp_group rp_group;
 typedef struct rp_cleanup rp_cleanup;
 typedef struct rp_timer rp_timer;
 typedef struct rp_watch rp_watch;
@@ -49,7 +50,8 @@ typedef void rp_cancel_fn(void *arg, void *cleanup_ctx); /* a cleanup member's, 
                                                           * armed callback never ran */
 
 #define RP_INFINITE UINT64_MAX  /* a timeout that never expires */
-#define RP_RUNS_LONG (1u << 0)  /* rp_env.flags: callbacks start inside a hinted
+#define RP_WIDTH_MAX 0xffffffffu /* a queue without width limit */
+#define RP_RUNS_LONG (1u << 0)  /* rp_env.flags, rp_queue_opts.flags: callbacks start inside a hinted
                                  * block (SetThreadpoolCallbackRunsLong) */
 
 /*
@@ -58,10 +60,9 @@ typedef void rp_cancel_fn(void *arg, void *cleanup_ctx); /* a cleanup member's, 
  * structure need not outlive the call.
  */
 struct rp_env {
-	rp_queue *queue;          /* callbacks run through this queue (not yet:
-	                           *   -EOPNOTSUPP) */
-	rp_cleanup *cleanup;      /* member of this cleanup group (not yet:
-	                           *   -EOPNOTSUPP) */
+	rp_queue *queue;          /* callbacks run through this queue (its width,
+	                           * priority, RP_RUNS_LONG); NULL: the pool */
+	rp_cleanup *cleanup;      /* member of this cleanup group; NULL: none */
 	rp_cancel_fn *cancel_fn;  /* for a member whose armed callback never ran */
 	unsigned flags;           /* 0 or RP_RUNS_LONG */
 	unsigned resv[5];         /* must be zero */
@@ -174,13 +175,15 @@ int rp_post_prio(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
 int rp_work_create(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg);
 
 /*
- * rp_work_create_env - rp_work_create() in an environment: with
+ * rp_work_create_env - rp_work_create() in an environment: callbacks run
+ *   through @env->queue (its width, priority, RP_RUNS_LONG) if set; the
+ *   object is a member of @env->cleanup if set (rp_cleanup_create()); with
  *   RP_RUNS_LONG in @env->flags, each callback starts inside a hinted
  *   block (rp_blocking_begin()), as for a callback that will block.
  * Context: any thread.  @env may be NULL (as rp_work_create()).
- * Return: as rp_work_create(); also -EINVAL for non-zero @env->resv or
- *   unknown flags, and -EOPNOTSUPP for a queue or a cleanup group, which
- *   this version does not have yet.
+ * Return: as rp_work_create(); also -EINVAL for non-zero @env->resv,
+ *   unknown flags, a queue or cleanup group of another pool, or a closed
+ *   queue.
  */
 int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
 		       const struct rp_env *env);
@@ -195,9 +198,9 @@ int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
  *   res = the expirations the callback delivers (>= 1).
  * Context: any thread.  The pool's first kernel object starts its event
  *   thread.  @env as for rp_work_create_env().
- * Return: 0 and *@tp set; -EINVAL (NULL @tp or @fn, bad @env); -EOPNOTSUPP
- *   (@env names a queue or a cleanup group); -ENOMEM; -EAGAIN (no thread
- *   for the event thread); -EMFILE; -ECHILD.  *@tp untouched on failure.
+ * Return: 0 and *@tp set; -EINVAL (NULL @tp or @fn, bad @env); -ENOMEM;
+ *   -EAGAIN (no thread for the event thread); -EMFILE; -ECHILD.  *@tp
+ *   untouched on failure.
  */
 int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, void *arg,
 		    const struct rp_env *env);
@@ -385,6 +388,63 @@ int rp_io_wait(rp_io *io, bool cancel_pending);
  *   dropped: no callback starts after it returns), then release as
  *   rp_timer_close().  It waits only for the kernel, as rp_io_cancel(). */
 int rp_io_close(rp_io *io);
+
+/* ---- queues: width 1 = serial (post order, one at a time); RP_WIDTH_MAX = none ---- */
+struct rp_queue_opts {
+	rp_queue *target;         /* NULL: the pool; else a queue of the same pool (no cycles) */
+	const char *name;         /* copied; NULL: none */
+	unsigned quantum;         /* callbacks per drain before it yields; 0: default (16) */
+	unsigned flags;           /* 0 or RP_RUNS_LONG */
+	unsigned resv[6];         /* must be zero */
+};
+struct rp_queue_stats {
+	unsigned width, inflight;                    /* in progress: running or blocked */
+	unsigned long long queued, completed, cancelled;
+	unsigned long long resv[4];
+};
+
+/*
+ * rp_queue_create - a queue on @pool (NULL: the default pool) whose
+ *   callbacks run at most @width at a time (1: serial, in post order;
+ *   RP_WIDTH_MAX: no limit), counting those blocked in a callback, at
+ *   priority @prio.  With a target queue, its callbacks also count against
+ *   the target's width (widths compose along the chain).  A queue costs
+ *   memory only: no thread, no descriptor.
+ * Return: 0; -EINVAL (NULL @qp, width 0, bad prio, opts with non-zero
+ *   reserved fields or unknown flags, a target of another pool or a closed
+ *   one); -ENOMEM; -ECHILD.  *@qp untouched on failure.
+ */
+int rp_queue_create(rp_queue **qp, rp_pool *pool, unsigned width, enum rp_priority prio,
+		    const struct rp_queue_opts *opts);
+/* rp_queue_post - queue fn(arg) on @q.  Return: 0; -EINVAL (NULL @q or
+ *   @fn, a closed queue); -ENOMEM; -ECHILD. */
+int rp_queue_post(rp_queue *q, rp_fn *fn, void *arg);
+/* rp_queue_wait - wait until @q has nothing queued and no callback in
+ *   progress; with @cancel_pending, callbacks posted and not started are
+ *   dropped first.  A hinted block inside callbacks.
+ * Return: 0; -EINVAL; -EDEADLK from a callback of @q or of a queue that
+ *   targets it; -ECHILD. */
+int rp_queue_wait(rp_queue *q, bool cancel_pending);
+int rp_queue_stats(rp_queue *q, struct rp_queue_stats *st);
+/* rp_queue_close - release @q: callbacks posted still run; freed when
+ *   they are done.  Never blocks.  Return: 0; -EINVAL; -EBUSY while
+ *   objects or queues name it (nothing changed). */
+int rp_queue_close(rp_queue *q);
+
+/* ---- groups (a counter of tasks, as dispatch_group) ---- */
+int rp_group_create(rp_group **gp, rp_pool *pool);
+int rp_group_post(rp_group *g, rp_queue *q, rp_fn *fn, void *arg);   /* q NULL: the group's pool */
+int rp_group_enter(rp_group *g);
+int rp_group_leave(rp_group *g);                       /* -EINVAL below zero */
+int rp_group_wait(rp_group *g, uint64_t timeout_ns);   /* 0 or -ETIMEDOUT; hinted in callbacks */
+int rp_group_notify(rp_group *g, rp_queue *q, rp_fn *fn, void *arg); /* once, at the next zero */
+int rp_group_close(rp_group *g);                       /* freed at zero, notifications posted */
+
+/* ---- cleanup groups ---- */
+int rp_cleanup_create(rp_cleanup **cp, rp_pool *pool);
+int rp_cleanup_close_members(rp_cleanup *c, bool cancel_pending, void *cleanup_ctx);
+int rp_cleanup_destroy(rp_cleanup *c);                 /* -EBUSY while it has members */
+
 
 /*
  * rp_work_submit - queue one more callback of @work.  Submissions may

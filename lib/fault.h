@@ -37,6 +37,9 @@ enum rp_fault_site {
 	RP_FAULT_ALLOC_REG,       /* a kernel request's record (port) */
 	RP_FAULT_ALLOC_WATCH,     /* an rp_watch */
 	RP_FAULT_ALLOC_IO,        /* an rp_io, or its copy of an iovec array or path */
+	RP_FAULT_ALLOC_QUEUE,     /* an rp_queue, its name or its FIFO */
+	RP_FAULT_ALLOC_GROUP,     /* an rp_group, a group task or notification */
+	RP_FAULT_ALLOC_CLEANUP,   /* an rp_cleanup, or its close list */
 	RP_FAULT_THREAD_PORT,     /* pthread_create() of the event thread */
 	RP_FAULT_PIPE,            /* the admission pipe */
 	RP_FAULT_RING_SETUP,      /* io_uring_setup() */

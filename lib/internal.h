@@ -415,6 +415,16 @@ void rp__help(rp_pool *pool);
 
 /* post.c */
 int rp__post(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *arg);
+/* queue.c */
+struct rp_queue;
+int rp__queue_push(struct rp_queue *q, rp_fn *fn, void *arg);
+void rp__queue_ref(struct rp_queue *q);
+void rp__queue_unref(struct rp_queue *q);
+int rp__queue_name(struct rp_queue *q, rp_pool *pool);
+void rp__queue_unname(struct rp_queue *q);
+void rp__queue_abandon(void);
+rp_pool *rp__queue_pool(const struct rp_queue *q);
+
 unsigned rp__post_many(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *const *args,
 		       unsigned n);
 

@@ -131,7 +131,7 @@ struct rp_io {
 
 static int usable(const rp_io *io)
 {
-	if (!io || rp__obj_closed(&io->obj))
+	if (!io || !rp__obj_armable(&io->obj))
 		return -EINVAL;
 	return rp__pool_valid(io->obj.pool) ? 0 : -ECHILD;
 }
@@ -492,10 +492,8 @@ static bool io_run(struct rp_obj *o)
 		}
 		if (io->have && ran == IO_QUANTUM) {
 			/* Make way; the entry keeps the task's reference. */
-			void *arg = o;
-
 			pthread_mutex_unlock(&io->lock);
-			if (rp__post_many(o->pool, RP_PRIORITY_NORMAL, rp__obj_task, &arg, 1))
+			if (!rp__obj_yield(o))
 				return true;
 			pthread_mutex_lock(&io->lock);
 			ran = 0; /* no memory: go on here */
@@ -567,12 +565,19 @@ static void io_free(struct rp_obj *o)
 	free(io);
 }
 
+static bool io_stop(struct rp_obj *o, bool drop);
+static void io_quiesce(struct rp_obj *o);
+static void io_close(struct rp_obj *o);
+
 static const struct rp_obj_ops io_ops = {
 	.run = io_run,
 	.abandon = io_abandon,
 	.free = io_free,
 	.complete = io_complete,
 	.own_lock = true,
+	.stop = io_stop,
+	.quiesce = io_quiesce,
+	.close = io_close,
 };
 
 RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *arg,
@@ -596,7 +601,11 @@ RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *ar
 	io = rp__calloc(RP_FAULT_ALLOC_IO, 1, sizeof(*io));
 	if (!io)
 		return -ENOMEM;
-	rp__obj_init(&io->obj, &io_ops, pool, RP_OBJ_IO, env);
+	ret = rp__obj_init(&io->obj, &io_ops, pool, RP_OBJ_IO, env, arg);
+	if (ret) {
+		free(io);
+		return ret;
+	}
 	io->fn = fn;
 	io->arg = arg;
 	io->port = port;
@@ -606,6 +615,7 @@ RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *ar
 	io->te.expire = io_expire;
 	io->te.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
+	rp__obj_publish(&io->obj);
 	*iop = io;
 	return 0;
 }
@@ -771,7 +781,7 @@ static int start(rp_io *io, struct io_args *a, const struct io_uring_sqe *sqe)
 		pthread_mutex_lock(&io->lock);
 	}
 	ret = -EINVAL;
-	if (rp__obj_closed(&io->obj)) /* a close under way: it cancels after this look */
+	if (!rp__obj_armable(&io->obj)) /* a close under way: it cancels after this look */
 		goto fail_locked;
 	ret = -EBUSY;
 	if (io->phase != IO_NONE || io->have || io->cancelling)
@@ -1213,4 +1223,21 @@ RP_EXPORT int rp_io_close(rp_io *io)
 	/* @io may be gone: its pool is not. */
 	atomic_fetch_sub(&pool->nobjects, 1);
 	return 0;
+}
+
+/* Cleanup groups: stop the operation in flight (no callback for it); with
+ * @drop, also a completed one's callback not yet started. */
+static bool io_stop(struct rp_obj *o, bool drop)
+{
+	return cancel(io_of(o), drop) == 0;
+}
+
+static void io_quiesce(struct rp_obj *o)
+{
+	rp_io_wait(io_of(o), false);
+}
+
+static void io_close(struct rp_obj *o)
+{
+	rp_io_close(io_of(o));
 }

@@ -3,9 +3,9 @@
 #include "internal.h"
 
 /*
- * Is @env (NULL: none) one this version can honour?
- * Return: 0; -EINVAL for non-zero reserved fields or unknown flags;
- * -EOPNOTSUPP for a queue or a cleanup group (issue 13 brings them).
+ * Is @env (NULL: none) well formed?  (Its queue and cleanup group are
+ * checked against the pool by rp__obj_init().)
+ * Return: 0, or -EINVAL for non-zero reserved fields or unknown flags.
  */
 int rp__env_check(const struct rp_env *env)
 {
@@ -16,21 +16,44 @@ int rp__env_check(const struct rp_env *env)
 			return -EINVAL;
 	if (env->flags & ~RP_RUNS_LONG)
 		return -EINVAL;
-	if (env->queue || env->cleanup)
-		return -EOPNOTSUPP;
 	return 0;
 }
 
-/* Context: the creating thread, before @obj is published; @env checked. */
-void rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
-		  enum rp_obj_kind kind, const struct rp_env *env)
+/* Context: the creating thread, before @obj is published; @env checked.
+ * Return: 0, or -EINVAL (the env's queue or cleanup group is another
+ * pool's, or the queue is closed): nothing taken. */
+int rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
+		 enum rp_obj_kind kind, const struct rp_env *env, void *arg)
 {
-	obj->ops = ops;
 	obj->pool = pool;
+	obj->cb_arg = arg;
+	if (env && env->cleanup && rp__cleanup_pool(env->cleanup) != pool)
+		return -EINVAL;
+	if (env && env->queue) {
+		int ret = rp__queue_name(env->queue, pool);
+
+		if (ret)
+			return ret;
+		obj->queue = env->queue;
+	}
+	if (env && env->cleanup) {
+		obj->cleanup = env->cleanup;
+		obj->cancel_fn = env->cancel_fn;
+	}
+	obj->ops = ops;
 	obj->kind = kind;
 	obj->flags = env ? env->flags : 0;
 	atomic_init(&obj->refs, 1);
 	atomic_init(&obj->closed, false);
+	return 0;
+}
+
+/* The object is whole: it joins its cleanup group, where closing it all
+ * may find it from now on.  Context: its create, before it returns it. */
+void rp__obj_publish(struct rp_obj *obj)
+{
+	if (obj->cleanup)
+		rp__cleanup_join(obj->cleanup, obj);
 }
 
 void rp__obj_get(struct rp_obj *obj)
@@ -42,8 +65,13 @@ void rp__obj_get(struct rp_obj *obj)
  * every holder's use before the free. */
 void rp__obj_put(struct rp_obj *obj)
 {
-	if (atomic_fetch_sub_explicit(&obj->refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&obj->refs, 1, memory_order_acq_rel) == 1) {
+		struct rp_queue *q = obj->queue;
+
 		obj->ops->free(obj);
+		if (q)
+			rp__queue_unref(q);
+	}
 }
 
 /* Mark @obj closed and drop the open reference.
@@ -54,6 +82,10 @@ bool rp__obj_close(struct rp_obj *obj)
 
 	if (!atomic_compare_exchange_strong(&obj->closed, &was, true))
 		return false;
+	if (obj->queue)
+		rp__queue_unname(obj->queue);
+	if (obj->cleanup)
+		rp__cleanup_leave(obj);
 	rp__obj_put(obj);
 	return true;
 }
@@ -61,6 +93,14 @@ bool rp__obj_close(struct rp_obj *obj)
 bool rp__obj_closed(const struct rp_obj *obj)
 {
 	return atomic_load_explicit(&obj->closed, memory_order_relaxed);
+}
+
+/* May it be armed (or submitted)?  Not once closed, nor while its cleanup
+ * group closes it: a callback in progress then cannot arm it again. */
+bool rp__obj_armable(const struct rp_obj *obj)
+{
+	return !atomic_load_explicit(&obj->closed, memory_order_relaxed) &&
+	       !atomic_load(&obj->closing);
 }
 
 /* Around an object's callback: an RP_RUNS_LONG object's callbacks run

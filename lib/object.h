@@ -35,6 +35,15 @@ struct rp_obj_ops {
 	/* complete() takes the object's own lock, and the event ring calls
 	 * it without the port's (the epoll reactor holds it anyway). */
 	bool own_lock;
+	/* Cleanup groups (cleanup.c): stop what is armed, so that it gives
+	 * no callback; with @drop, also drop the callbacks queued and not
+	 * started.  Return: true if a callback was thus lost (meaningful
+	 * with @drop). */
+	bool (*stop)(struct rp_obj *obj, bool drop);
+	/* Wait until no callback is queued or running (its _wait()). */
+	void (*quiesce)(struct rp_obj *obj);
+	/* Its _close(). */
+	void (*close)(struct rp_obj *obj);
 };
 
 enum rp_obj_kind {
@@ -44,25 +53,41 @@ enum rp_obj_kind {
 	RP_OBJ_IO,
 };
 
+struct rp_queue;
+struct rp_cleanup;
+
 struct rp_obj {
 	const struct rp_obj_ops *ops; /* I */
 	rp_pool *pool;                /* I */
 	enum rp_obj_kind kind;        /* I */
 	unsigned flags;               /* I: rp_env.flags (RP_RUNS_LONG) */
+	struct rp_queue *queue;       /* I: rp_env.queue (a reference), or NULL: the pool */
+	struct rp_cleanup *cleanup;   /* I: rp_env.cleanup, or NULL */
+	rp_cancel_fn *cancel_fn;      /* I: rp_env.cancel_fn */
+	void *cb_arg;                 /* I: the callback's argument, for cancel_fn */
+	struct rp_obj *cl_next, *cl_prev; /* C: the cleanup group's members */
 	_Atomic unsigned refs;        /* A: 1 while open, + 1 per entry queued or running */
 	_Atomic bool closed;          /* A */
+	_Atomic bool closing;         /* A: its cleanup group is closing it: no arming */
 };
 
 int rp__env_check(const struct rp_env *env);
-void rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
-		  enum rp_obj_kind kind, const struct rp_env *env);
+int rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
+		 enum rp_obj_kind kind, const struct rp_env *env, void *arg);
+void rp__obj_publish(struct rp_obj *obj);
+int rp__cleanup_join(struct rp_cleanup *c, struct rp_obj *obj);	/* cleanup.c */
+rp_pool *rp__cleanup_pool(const struct rp_cleanup *c);
+void rp__cleanup_leave(struct rp_obj *obj);
 void rp__obj_callback_begin(const struct rp_obj *obj);
 void rp__obj_callback_end(const struct rp_obj *obj);
 void rp__obj_get(struct rp_obj *obj);
 void rp__obj_put(struct rp_obj *obj);
 bool rp__obj_close(struct rp_obj *obj);
 bool rp__obj_closed(const struct rp_obj *obj);
+bool rp__obj_armable(const struct rp_obj *obj);
 void rp__obj_task(void *obj);
-int rp__obj_post(struct rp_obj *obj, enum rp_priority prio);	/* post.c */
+int rp__obj_post(struct rp_obj *obj);	/* post.c */
+int rp__obj_enqueue(struct rp_obj *obj);
+int rp__obj_yield(struct rp_obj *obj);
 
 #endif /* RINGPOOL_OBJECT_H */

@@ -94,7 +94,7 @@ void rp__port_barrier(struct rp_port *port)
  */
 void rp__port_post(struct rp_port *port, struct rp_obj *obj)
 {
-	if (!rp__post(port->pool, RP_PRIORITY_NORMAL, rp__obj_task, obj))
+	if (!rp__obj_enqueue(obj))
 		return;
 	pthread_mutex_lock(&port->lock);
 	if (port->nretry == port->retry_cap) {
@@ -105,7 +105,7 @@ void rp__port_post(struct rp_port *port, struct rp_obj *obj)
 		 * the callback. */
 		if (!v) {
 			pthread_mutex_unlock(&port->lock);
-			while (rp__post(port->pool, RP_PRIORITY_NORMAL, rp__obj_task, obj))
+			while (rp__obj_enqueue(obj))
 				sched_yield();
 			return;
 		}
@@ -152,10 +152,18 @@ bool rp__port_arm_locked(struct rp_port *port, struct rp_tentry *e)
  * through rp__port_post(), which keeps them for later. */
 void rp__port_post_batch(struct rp_port *port, struct rp_obj **batch, unsigned n)
 {
-	unsigned posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task,
-					(void *const *)batch, n);
+	unsigned np = 0, posted;
 
-	for (unsigned i = posted; i < n; i++)
+	/* Those of queues go to their queues; the rest together. */
+	for (unsigned i = 0; i < n; i++) {
+		if (batch[i]->queue)
+			rp__port_post(port, batch[i]);
+		else
+			batch[np++] = batch[i];
+	}
+	posted = rp__post_many(port->pool, RP_PRIORITY_NORMAL, rp__obj_task, (void *const *)batch,
+			       np);
+	for (unsigned i = posted; i < np; i++)
 		rp__port_post(port, batch[i]);
 }
 

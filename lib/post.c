@@ -89,15 +89,35 @@ unsigned rp__post_many(rp_pool *pool, enum rp_priority prio, rp_fn *fn, void *co
 	return i;
 }
 
-/* Queue one entry of @obj (its task descriptor, object.h), holding a
- * reference for it (the object's run op drops it).
- * Return: 0, or rp__post()'s error (the reference is dropped). */
-int rp__obj_post(struct rp_obj *obj, enum rp_priority prio)
+/* Queue one entry of @obj (its task descriptor, object.h), whose
+ * reference the caller holds for it: on its queue, or on the pool at
+ * normal priority.  Return: 0, or the post's error. */
+int rp__obj_enqueue(struct rp_obj *obj)
+{
+	if (obj->queue)
+		return rp__queue_push(obj->queue, rp__obj_task, obj);
+	return rp__post(obj->pool, RP_PRIORITY_NORMAL, rp__obj_task, obj);
+}
+
+/* The same, at the tail (an entry making way for other work): never a
+ * worker's own deque. */
+int rp__obj_yield(struct rp_obj *obj)
+{
+	void *arg = obj;
+
+	if (obj->queue)
+		return rp__queue_push(obj->queue, rp__obj_task, obj);
+	return rp__post_many(obj->pool, RP_PRIORITY_NORMAL, rp__obj_task, &arg, 1) ? 0 : -ENOMEM;
+}
+
+/* Queue one entry of @obj, taking a reference for it (the object's run
+ * op drops it).  Return: 0, or the post's error (the reference dropped). */
+int rp__obj_post(struct rp_obj *obj)
 {
 	int ret;
 
 	rp__obj_get(obj);
-	ret = rp__post(obj->pool, prio, rp__obj_task, obj);
+	ret = rp__obj_enqueue(obj);
 	if (ret)
 		rp__obj_put(obj);
 	return ret;

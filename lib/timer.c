@@ -155,10 +155,17 @@ static void timer_free(struct rp_obj *o)
 	free(o);
 }
 
+static bool timer_stop(struct rp_obj *o, bool drop);
+static void timer_quiesce(struct rp_obj *o);
+static void timer_close(struct rp_obj *o);
+
 static const struct rp_obj_ops timer_ops = {
 	.run = timer_run,
 	.abandon = timer_abandon,
 	.free = timer_free,
+	.stop = timer_stop,
+	.quiesce = timer_quiesce,
+	.close = timer_close,
 };
 
 RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, void *arg,
@@ -182,7 +189,11 @@ RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, voi
 	t = rp__calloc(RP_FAULT_ALLOC_TIMER, 1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	rp__obj_init(&t->obj, &timer_ops, pool, RP_OBJ_TIMER, env);
+	ret = rp__obj_init(&t->obj, &timer_ops, pool, RP_OBJ_TIMER, env, arg);
+	if (ret) {
+		free(t);
+		return ret;
+	}
 	t->fn = fn;
 	t->arg = arg;
 	t->port = port;
@@ -190,6 +201,7 @@ RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, voi
 	t->e.expire = timer_expire;
 	t->e.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
+	rp__obj_publish(&t->obj);
 	*tp = t;
 	return 0;
 }
@@ -197,7 +209,7 @@ RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, voi
 /* Is an object usable?  Return: 0, -EINVAL (NULL or closed), -ECHILD. */
 static int usable(const rp_timer *t)
 {
-	if (!t || rp__obj_closed(&t->obj))
+	if (!t || !rp__obj_armable(&t->obj))
 		return -EINVAL;
 	return rp__pool_valid(t->obj.pool) ? 0 : -ECHILD;
 }
@@ -341,4 +353,32 @@ RP_EXPORT int rp_timer_close(rp_timer *t)
 	/* @t may be gone: its pool is not. */
 	atomic_fetch_sub(&pool->nobjects, 1);
 	return 0;
+}
+
+/* Cleanup groups: disarm; with @drop, also drop the expiries not yet
+ * delivered (as rp_timer_cancel()). */
+static bool timer_stop(struct rp_obj *o, bool drop)
+{
+	rp_timer *t = (rp_timer *)o;
+	bool lost;
+
+	pthread_mutex_lock(&t->port->lock);
+	if (drop) {
+		lost = cancel_locked(t);
+	} else {
+		lost = rp__tentry_armed(&t->e);
+		rp__timerset_remove(&t->port->timers[t->e.clock], &t->e);
+	}
+	pthread_mutex_unlock(&t->port->lock);
+	return lost;
+}
+
+static void timer_quiesce(struct rp_obj *o)
+{
+	rp_timer_wait((rp_timer *)o, false);
+}
+
+static void timer_close(struct rp_obj *o)
+{
+	rp_timer_close((rp_timer *)o);
 }

@@ -86,7 +86,7 @@ struct rp_watch {
 
 static int usable(const rp_watch *w)
 {
-	if (!w || rp__obj_closed(&w->obj))
+	if (!w || !rp__obj_armable(&w->obj))
 		return -EINVAL;
 	return rp__pool_valid(w->obj.pool) ? 0 : -ECHILD;
 }
@@ -346,7 +346,7 @@ static bool watch_run(struct rp_obj *o)
 			w->running = false;
 			/* Re-arm a repeating watch, unless its callback armed
 			 * or cancelled it, or closed it. */
-			if (w->repeat && w->gen == gen && !w->armed && !rp__obj_closed(o)) {
+			if (w->repeat && w->gen == gen && !w->armed && rp__obj_armable(o)) {
 				int ret = rp__timerset_reserve(&port->timers[RP_CLOCK_MONO], 0);
 
 				if (!ret)
@@ -418,11 +418,18 @@ static void watch_free(struct rp_obj *o)
 	free(o);
 }
 
+static bool watch_stop(struct rp_obj *o, bool drop);
+static void watch_quiesce(struct rp_obj *o);
+static void watch_close(struct rp_obj *o);
+
 static const struct rp_obj_ops watch_ops = {
 	.run = watch_run,
 	.abandon = watch_abandon,
 	.free = watch_free,
 	.complete = watch_complete,
+	.stop = watch_stop,
+	.quiesce = watch_quiesce,
+	.close = watch_close,
 };
 
 RP_EXPORT int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, void *arg,
@@ -446,7 +453,11 @@ RP_EXPORT int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, voi
 	w = rp__calloc(RP_FAULT_ALLOC_WATCH, 1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	rp__obj_init(&w->obj, &watch_ops, pool, RP_OBJ_WATCH, env);
+	ret = rp__obj_init(&w->obj, &watch_ops, pool, RP_OBJ_WATCH, env, arg);
+	if (ret) {
+		free(w);
+		return ret;
+	}
 	w->fn = fn;
 	w->arg = arg;
 	w->port = port;
@@ -454,6 +465,7 @@ RP_EXPORT int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, voi
 	w->te.expire = watch_expire;
 	w->te.idx = UINT32_MAX;
 	atomic_fetch_add(&pool->nobjects, 1);
+	rp__obj_publish(&w->obj);
 	*wp = w;
 	return 0;
 }
@@ -639,4 +651,58 @@ RP_EXPORT int rp_watch_close(rp_watch *w)
 	/* @w may be gone: its pool is not. */
 	atomic_fetch_sub(&pool->nobjects, 1);
 	return 0;
+}
+
+/* Cleanup groups: take back the arming; with @drop, also a result not yet
+ * delivered (as rp_watch_cancel()). */
+static bool watch_stop(struct rp_obj *o, bool drop)
+{
+	rp_watch *w = watch_of(o);
+	struct disarm d = { .close_fd = -1 };
+	bool armed;
+	int close_fd;
+
+	if (drop) {
+		int had;
+
+		pthread_mutex_lock(&w->port->lock);
+		had = disarm_locked(w, &d);
+		close_fd = drop_pidfd_locked(w);
+		pthread_mutex_unlock(&w->port->lock);
+		disarm_end(w, &d);
+		if (close_fd >= 0)
+			close(close_fd);
+		return had;
+	}
+	pthread_mutex_lock(&w->port->lock);
+	armed = w->armed;
+	if (armed) {
+		d.cancel = w->kreq;
+		d.gen = w->gen & RP_GEN_MASK;
+		if (w->on_worker) {
+			atomic_fetch_add(&w->cancel_word, 1);
+			rp__futex_wake(&w->cancel_word, INT_MAX);
+		}
+		rp__timerset_remove(&w->port->timers[RP_CLOCK_MONO], &w->te);
+		w->armed = w->kreq = w->on_worker = false;
+		w->gen++;
+	}
+	w->repeat = false;
+	close_fd = drop_pidfd_locked(w);
+	quiet_locked(w);
+	pthread_mutex_unlock(&w->port->lock);
+	disarm_end(w, &d);
+	if (close_fd >= 0)
+		close(close_fd);
+	return armed;
+}
+
+static void watch_quiesce(struct rp_obj *o)
+{
+	rp_watch_wait(watch_of(o), false);
+}
+
+static void watch_close(struct rp_obj *o)
+{
+	rp_watch_close(watch_of(o));
 }

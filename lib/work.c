@@ -92,10 +92,17 @@ static void work_free(struct rp_obj *o)
 	free(o);
 }
 
+static bool work_stop(struct rp_obj *o, bool drop);
+static void work_quiesce(struct rp_obj *o);
+static void work_close(struct rp_obj *o);
+
 static const struct rp_obj_ops work_ops = {
 	.run = work_run,
 	.abandon = work_abandon,
 	.free = work_free,
+	.stop = work_stop,
+	.quiesce = work_quiesce,
+	.close = work_close,
 };
 
 RP_EXPORT int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
@@ -115,10 +122,15 @@ RP_EXPORT int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void
 	work = rp__calloc(RP_FAULT_ALLOC_WORK, 1, sizeof(*work));
 	if (!work)
 		return -ENOMEM;
-	rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK, env);
+	ret = rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK, env, arg);
+	if (ret) {
+		free(work);
+		return ret;
+	}
 	work->fn = fn;
 	work->arg = arg;
 	atomic_fetch_add(&pool->nobjects, 1);
+	rp__obj_publish(&work->obj);
 	*workp = work;
 	return 0;
 }
@@ -160,7 +172,7 @@ RP_EXPORT int rp_work_submit(rp_work *work)
 	uint64_t v;
 	int ret;
 
-	if (!work || rp__obj_closed(&work->obj))
+	if (!work || !rp__obj_armable(&work->obj))
 		return -EINVAL;
 	if (!rp__pool_valid(work->obj.pool))
 		return -ECHILD;
@@ -171,7 +183,7 @@ RP_EXPORT int rp_work_submit(rp_work *work)
 			return -EAGAIN;
 	} while (!atomic_compare_exchange_weak(&work->queue, &v, v + Q_ONE));
 	atomic_fetch_add(&work->submitted, 1);
-	ret = rp__obj_post(&work->obj, RP_PRIORITY_NORMAL);
+	ret = rp__obj_post(&work->obj);
 	if (ret)
 		submit_undo(work, Q_GEN(v));
 	return ret;
@@ -237,4 +249,36 @@ RP_EXPORT int rp_work_close(rp_work *work)
 	/* @work may be gone: its pool is not. */
 	atomic_fetch_sub(&pool->nobjects, 1);
 	return 0;
+}
+
+/* Cleanup groups: a work object has nothing armed; with @drop, the
+ * submissions not started are dropped, as rp_work_wait(work, true) does. */
+static bool work_stop(struct rp_obj *o, bool drop)
+{
+	rp_work *work = (rp_work *)o;
+	uint64_t v, nv;
+	uint32_t n;
+
+	if (!drop)
+		return false;
+	v = atomic_load(&work->queue);
+	do {
+		n = Q_ENTRIES(v) - Q_DROPS(v);
+		nv = n ? q_cancel(v, n) : v;
+	} while (!atomic_compare_exchange_weak(&work->queue, &v, nv));
+	if (n) {
+		atomic_fetch_add_explicit(&work->obj.pool->ndropped, n, memory_order_relaxed);
+		work_finished(work, n);
+	}
+	return n > 0;
+}
+
+static void work_quiesce(struct rp_obj *o)
+{
+	rp_work_wait((rp_work *)o, false);
+}
+
+static void work_close(struct rp_obj *o)
+{
+	rp_work_close((rp_work *)o);
 }

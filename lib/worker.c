@@ -313,6 +313,7 @@ static void worker_gone(void *p)
 	if (w->cur_obj)
 		w->cur_obj->ops->abandon(w->cur_obj);
 	w->cur_obj = NULL;
+	rp__queue_abandon();
 	holding = rp__w_leave(w);
 	w->block_depth = 0;
 	rp__deque_give(w);

@@ -463,6 +463,45 @@ static void alloc_scenario(void)
 		close(p[0]);
 		close(p[1]);
 	}
+	/* A queue, a group and a cleanup group: refused, or they serve. */
+	{
+		_Atomic unsigned qran = 0, gran = 0;
+		unsigned qposted = 0, gposted = 0;
+		rp_cleanup *c = NULL;
+		rp_queue *q = NULL;
+		rp_group *g = NULL;
+
+		ret = rp_queue_create(&q, pool, 1, RP_PRIORITY_NORMAL, NULL);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_queue_create: %d", ret);
+		ret = rp_group_create(&g, pool);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_group_create: %d", ret);
+		ret = rp_cleanup_create(&c, pool);
+		ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_cleanup_create: %d", ret);
+		for (int i = 0; i < 20; i++) {
+			if (q) {
+				ret = rp_queue_post(q, count, (void *)&qran);
+				ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_queue_post: %d", ret);
+				qposted += ret == 0;
+			}
+			if (g) {
+				ret = rp_group_post(g, q, count, (void *)&gran);
+				ck_assert_msg(ret == 0 || ret == -ENOMEM, "rp_group_post: %d", ret);
+				gposted += ret == 0;
+			}
+		}
+		if (g) {
+			ck_assert_int_eq(rp_group_wait(g, RP_INFINITE), 0);
+			t_assert_u(atomic_load(&gran), ==, gposted);
+			ck_assert_int_eq(rp_group_close(g), 0);
+		}
+		if (q) {
+			ck_assert_int_eq(rp_queue_wait(q, false), 0);
+			t_assert_u(atomic_load(&qran), ==, qposted);
+			ck_assert_int_eq(rp_queue_close(q), 0);
+		}
+		if (c)
+			ck_assert_int_eq(rp_cleanup_destroy(c), 0);
+	}
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	t_assert_u(atomic_load(&ran), ==, accepted);
 }
@@ -499,7 +538,8 @@ START_TEST(test_rp_pool_alloc_site_failures)
 		RP_FAULT_ALLOC_QBLOCK, RP_FAULT_ALLOC_DEQUES, RP_FAULT_ALLOC_WATCHLIST,
 		RP_FAULT_ALLOC_RING, RP_FAULT_ALLOC_WORK, RP_FAULT_ALLOC_TIMER,
 		RP_FAULT_ALLOC_TIMERS, RP_FAULT_ALLOC_PORT, RP_FAULT_THREAD_PORT,
-		RP_FAULT_ALLOC_WATCH, RP_FAULT_ALLOC_REG, RP_FAULT_ALLOC_IO,
+		RP_FAULT_ALLOC_WATCH, RP_FAULT_ALLOC_REG, RP_FAULT_ALLOC_IO, RP_FAULT_ALLOC_QUEUE,
+		RP_FAULT_ALLOC_GROUP, RP_FAULT_ALLOC_CLEANUP,
 	};
 
 	for (size_t i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {

@@ -719,12 +719,30 @@ START_TEST(test_rp_work_create_env_bad)
 	memset(&env, 0, sizeof(env));
 	env.flags = RP_RUNS_LONG << 1;
 	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EINVAL);
-	memset(&env, 0, sizeof(env));
-	env.queue = (rp_queue *)(uintptr_t)0x10;
-	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EOPNOTSUPP);
-	memset(&env, 0, sizeof(env));
-	env.cleanup = (rp_cleanup *)(uintptr_t)0x10;
-	ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EOPNOTSUPP);
+	/* Another pool's queue. */
+	{
+		rp_pool *other = t_pool(1, 0, 0, 0);
+		rp_queue *oq;
+
+		ck_assert_int_eq(rp_queue_create(&oq, other, 1, RP_PRIORITY_NORMAL, NULL), 0);
+		memset(&env, 0, sizeof(env));
+		env.queue = oq;
+		ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EINVAL);
+		ck_assert_int_eq(rp_queue_close(oq), 0);
+		ck_assert_int_eq(rp_pool_destroy(other), 0);
+	}
+	/* Another pool's cleanup group. */
+	{
+		rp_pool *other = t_pool(1, 0, 0, 0);
+		rp_cleanup *oc;
+
+		ck_assert_int_eq(rp_cleanup_create(&oc, other), 0);
+		memset(&env, 0, sizeof(env));
+		env.cleanup = oc;
+		ck_assert_int_eq(rp_work_create_env(&w, pool, cnt_fn, &c, &env), -EINVAL);
+		ck_assert_int_eq(rp_cleanup_destroy(oc), 0);
+		ck_assert_int_eq(rp_pool_destroy(other), 0);
+	}
 	memset(&env, 0, sizeof(env));
 	ck_assert_int_eq(rp_work_create_env(&w, pool, NULL, &c, &env), -EINVAL);
 	ck_assert_int_eq(rp_work_create_env(NULL, pool, cnt_fn, &c, &env), -EINVAL);
