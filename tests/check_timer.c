@@ -422,7 +422,7 @@ START_TEST(test_rp_timer_set_many_due_at_once)
 	rp_pool *pool = t_pool(2, 0, 0, 0);
 	struct rp_port *port;
 	unsigned long long before, woke;
-	uint64_t due;
+	uint64_t due, set_done;
 
 	ck_assert_int_gt(N, 4 * RP_PORT_BATCH);
 	for (uintptr_t i = 0; i < N; i++) {
@@ -431,10 +431,11 @@ START_TEST(test_rp_timer_set_many_due_at_once)
 	}
 	atomic_store(&many_total, 0);
 	port = atomic_load(&pool->port);
-	due = t_now_ns() + 100 * MS;
+	due = t_now_ns() + 300 * MS;
 	before = atomic_load(&port->wakeups);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(rp_timer_set(t[i], due, 0, 0, RP_TIMER_ABS), 0);
+	set_done = t_now_ns();
 	if (!t_wait_until(many_done, (void *)(uintptr_t)N, T_LONG_MS)) {
 		t_dump(pool, "expiries lost");
 		ck_abort_msg("%u of %u callbacks", atomic_load(&many_total), N);
@@ -446,8 +447,14 @@ START_TEST(test_rp_timer_set_many_due_at_once)
 		if (atomic_load(&many_calls[i]) != 1)
 			ck_abort_msg("timer %d: %u expirations", i, atomic_load(&many_calls[i]));
 	/* The first arming rings the doorbell, the due time wakes the event
-	 * thread: all 5,000 are taken then. */
-	t_assert_u(woke, <=, 4);
+	 * thread: all 5,000 are taken then.  (Unless the arming itself ran
+	 * into the due time, on a machine loaded enough: then later armings
+	 * ring again, rightly.) */
+	if (set_done + 100 * MS < due)
+		t_assert_u(woke, <=, 4);
+	else
+		fprintf(stderr, "  arming took %llu ms: wake-ups not judged (%llu)\n",
+			(unsigned long long)((set_done - (due - 300 * MS)) / MS), woke);
 	for (int i = 0; i < N; i++)
 		ck_assert_int_eq(rp_timer_close(t[i]), 0);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
