@@ -183,7 +183,8 @@ struct rp_monitor {
 	int proc_fd;                 /* S: cached /proc stat fd, -1 if none */
 	clockid_t cpu_clock;         /* W, set before the worker's first task: its
 	                              *    thread CPU-time clock (clock_sample()) */
-	uint64_t last_cpu_ns;        /* S: that clock at the last sample */
+	uint64_t last_cpu_ns;        /* S: that clock at the last sample... */
+	bool cpu_sampled;            /* S: ...if there was one (0 ns is a value) */
 	uint64_t last_head;          /* S: perf data_head seen at the last sample */
 	unsigned last_seq;           /* S: task_seq seen at the last sample */
 	unsigned strikes;            /* S: consecutive samples seen off CPU */
@@ -436,6 +437,7 @@ void rp__block_end(struct rp_worker *w);
 enum rp_oncpu { ONCPU_YES, ONCPU_NO, ONCPU_UNKNOWN };
 enum rp_oncpu rp__perf_record_oncpu(const void *rec, bool timed, uint64_t now);
 enum rp_oncpu rp__proc_stat_oncpu(const char *stat);
+enum rp_oncpu rp__cpu_clock_oncpu(struct rp_monitor *m, uint64_t t);
 void rp__monitor_pool_init(rp_pool *pool);
 void rp__monitor_pool_fini(rp_pool *pool);
 void rp__monitor_init(struct rp_monitor *m);

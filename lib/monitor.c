@@ -443,14 +443,27 @@ enum rp_oncpu rp__proc_stat_oncpu(const char *stat)
 static enum rp_oncpu clock_sample(struct rp_monitor *m)
 {
 	struct timespec ts;
-	uint64_t t;
-	bool idle;
 
 	if (m->cpu_clock == -1 || clock_gettime(m->cpu_clock, &ts))
 		return ONCPU_UNKNOWN;
-	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	idle = m->last_cpu_ns && t == m->last_cpu_ns;
+	return rp__cpu_clock_oncpu(m, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+/*
+ * The verdict of a thread CPU-time reading @t: off CPU if it has not
+ * moved since the last one.  0 ns is a reading like any other: where the
+ * scheduler's clock is coarse (this 2-vCPU VM), a thread that ran for less
+ * than its tick and went to sleep has used 0 ns, and stays there while it
+ * sleeps.  (Taking 0 for "no sample yet" left such a worker unseen for
+ * good: a test of twelve short-lived sleepers hung within ~100 rounds.)
+ * Context: the sampler.
+ */
+enum rp_oncpu rp__cpu_clock_oncpu(struct rp_monitor *m, uint64_t t)
+{
+	bool idle = m->cpu_sampled && t == m->last_cpu_ns;
+
 	m->last_cpu_ns = t;
+	m->cpu_sampled = true;
 	return idle ? ONCPU_NO : ONCPU_YES;
 }
 

@@ -80,6 +80,23 @@ START_TEST(test_monitor_proc_stat)
 }
 END_TEST
 
+/* The CPU-clock verdict: unmoved since the last reading is off CPU, and a
+ * thread that has used 0 ns (a coarse scheduler clock, a thread that ran
+ * less than a tick) is no exception. */
+START_TEST(test_monitor_cpu_clock)
+{
+	struct rp_monitor m;
+
+	rp__monitor_init(&m);
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 0), ONCPU_YES); /* the first: nothing to compare */
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 0), ONCPU_NO);
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 0), ONCPU_NO);
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 1500), ONCPU_YES);
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 1500), ONCPU_NO);
+	ck_assert_int_eq(rp__cpu_clock_oncpu(&m, 2000), ONCPU_YES);
+}
+END_TEST
+
 Suite *make_suite(void);
 Suite *make_suite(void)
 {
@@ -88,6 +105,7 @@ Suite *make_suite(void)
 
 	tcase_add_test(tc, test_monitor_perf_record);
 	tcase_add_test(tc, test_monitor_proc_stat);
+	tcase_add_test(tc, test_monitor_cpu_clock);
 	suite_add_tcase(s, tc);
 	return s;
 }
