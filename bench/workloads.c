@@ -624,14 +624,19 @@ static int run_idle(const struct variant *v, const struct config *cfg, struct sh
 
 /* ----------------------------------------------------------------------- W3 */
 
+/* The shape of the W3 family's blocking, set by each run: of every 10
+ * tasks, the last w3_blocking also sleep w3_sleep_ns. */
+static unsigned w3_blocking = 1;
+static uint64_t w3_sleep_ns = W3_SLEEP_NS;
+
 static void w3_task(void *arg)
 {
 	unsigned long i = (unsigned long)(uintptr_t)arg;
 
 	burn_ns(W3_CPU_NS);
-	if (i % W3_SLEEP_EVERY == W3_SLEEP_EVERY - 1) {
+	if (i % W3_SLEEP_EVERY >= W3_SLEEP_EVERY - w3_blocking) {
 		block_begin();
-		sleep_for(W3_SLEEP_NS);
+		sleep_for(w3_sleep_ns);
 		block_end();
 	}
 	latch_count_down(&done_latch);
@@ -653,17 +658,39 @@ static double w3_ideal(const struct config *cfg)
  * cores idles a core for every sleeping task; a larger one oversubscribes
  * the CPUs; a regulated pool should be near the ideal without hints.
  */
-static int run_w3(const struct variant *v, const struct config *cfg, struct shared *sh)
+static int run_w3_shaped(const struct variant *v, const struct config *cfg, struct shared *sh,
+			 unsigned blocking, uint64_t sleep_ns)
 {
 	struct result *res = &sh->res;
 	uint64_t ns;
-	int ret = run_posted(v, cfg, sh, W3_TASKS, w3_task, index_arg, &ns);
+	int ret;
 
+	w3_blocking = blocking;
+	w3_sleep_ns = sleep_ns;
+	ret = run_posted(v, cfg, sh, W3_TASKS, w3_task, index_arg, &ns);
 	if (ret < 0)
 		return ret;
 	res->v[0] = (double)ns / NSEC_PER_MSEC;
 	res->v[1] = res->v[0] / w3_ideal(cfg);
 	return 0;
+}
+
+static int run_w3(const struct variant *v, const struct config *cfg, struct shared *sh)
+{
+	return run_w3_shaped(v, cfg, sh, 1, W3_SLEEP_NS);
+}
+
+/* W3 with 30% of the tasks blocking (issue 14: so that tuning does not fit
+ * one workload). */
+static int run_w3b(const struct variant *v, const struct config *cfg, struct shared *sh)
+{
+	return run_w3_shaped(v, cfg, sh, 3, W3_SLEEP_NS);
+}
+
+/* W3 with 500 us blocks: shorter than a sampling period. */
+static int run_w3c(const struct variant *v, const struct config *cfg, struct shared *sh)
+{
+	return run_w3_shaped(v, cfg, sh, 1, 500 * NSEC_PER_USEC);
 }
 
 /* ----------------------------------------------------------------------- W4 */
@@ -885,6 +912,28 @@ const struct workload bench_workloads[] = {
 		.hint_variant = true,
 		.limit_ns = 120 * NSEC_PER_SEC,
 		.run = run_w3,
+		.ideal = w3_ideal,
+	},
+	{
+		.name = "W3b",
+		.title = "W3 with 3 tasks of every 10 sleeping 2 ms (no hint)",
+		.nmetrics = 2,
+		.metrics = { { "makespan", "ms", false }, { "× ideal", "ratio", false } },
+		.sizes = { 2, 8, 32 },
+		.hint_variant = true,
+		.limit_ns = 120 * NSEC_PER_SEC,
+		.run = run_w3b,
+		.ideal = w3_ideal,
+	},
+	{
+		.name = "W3c",
+		.title = "W3 with 500 µs sleeps (no hint)",
+		.nmetrics = 2,
+		.metrics = { { "makespan", "ms", false }, { "× ideal", "ratio", false } },
+		.sizes = { 2, 8, 32 },
+		.hint_variant = true,
+		.limit_ns = 120 * NSEC_PER_SEC,
+		.run = run_w3c,
 		.ideal = w3_ideal,
 	},
 	{

@@ -67,8 +67,8 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
 #define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
 #define RP_WARM_PERIOD_US 250u     /* ... and for a while after any block was seen */
-#define RP_BLOCK_MIN_US 20u        /* a perf-watched sleep counts once this old */
-#define RP_SCAN_PERIOD_US 50u      /* scans by workers between tasks, and by the
+#define RP_BLOCK_MIN_US 10u        /* a perf-watched sleep counts once this old */
+#define RP_SCAN_PERIOD_US 20u      /* scans by workers between tasks, and by the
                                     * regulator while it keeps finding blocks */
 #define RP_NPRIO 3
 
