@@ -47,18 +47,25 @@ struct gtask {
 	void *arg;
 };
 
-/* The last reference: the group goes, and stops counting as an open
- * object of its pool (a closed group above zero keeps rp_pool_destroy()
- * at -EBUSY: its tasks or its owner's leaves would outlive the pool). */
 static void group_put(rp_group *g)
 {
 	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) {
-		rp_pool *pool = g->pool;
-
 		pthread_mutex_destroy(&g->lock);
 		free(g);
-		atomic_fetch_sub(&pool->nobjects, 1);
 	}
+}
+
+/* Closed and at zero: the group stops counting as an open object of its
+ * pool (a closed group above zero keeps rp_pool_destroy() at -EBUSY: its
+ * tasks or its owner's leaves would outlive the pool).  Counted here,
+ * under the lock, not when the memory goes: a waiter that saw the zero
+ * may close the group and destroy the pool while the leave that made it
+ * still posts the notifications (destroy waits for that task).
+ * Context: the G lock held. */
+static void done_locked(rp_group *g)
+{
+	if (g->closed && !g->count)
+		atomic_fetch_sub(&g->pool->nobjects, 1);
 }
 
 /* Post @fn(@arg) to @q, or to @pool at normal priority. */
@@ -76,17 +83,19 @@ static int post_to(rp_pool *pool, rp_queue *q, rp_fn *fn, void *arg)
 static void zero_unlock(rp_group *g)
 {
 	struct notify *n = g->notes;
+	rp_pool *pool = g->pool;
 
 	g->notes = NULL;
 	g->tail = &g->notes;
 	atomic_fetch_add(&g->zeros, 1);
+	done_locked(g);
 	pthread_mutex_unlock(&g->lock);
 	if (atomic_load(&g->waiters))
 		rp__futex_wake(&g->zeros, INT_MAX);
 	while (n) {
 		struct notify *next = n->next;
 
-		while (post_to(g->pool, n->q, n->fn, n->arg))
+		while (post_to(pool, n->q, n->fn, n->arg))
 			sched_yield();
 		if (n->q)
 			rp__queue_unref(n->q);
@@ -290,6 +299,7 @@ RP_EXPORT int rp_group_close(rp_group *g)
 		return -EINVAL;
 	}
 	g->closed = true;
+	done_locked(g);
 	pthread_mutex_unlock(&g->lock);
 	group_put(g); /* the open group's; the count keeps it until zero */
 	return 0;

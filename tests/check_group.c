@@ -99,6 +99,34 @@ START_TEST(test_rp_group_wait_and_notify)
 }
 END_TEST
 
+/* Wait, close, destroy at once: the leave that brought the count to zero
+ * may still be posting notifications on a worker; destroy must not see
+ * the closed group as open (it waits for that task instead). */
+static void nop_task(void *arg)
+{
+	(void)arg;
+}
+
+START_TEST(test_rp_group_close_then_destroy_at_once)
+{
+	for (int r = 0; r < 300; r++) {
+		rp_pool *pool = t_pool(2, 0, 0, 0);
+		struct gstate s = { 0 };
+		rp_group *g;
+		int ret;
+
+		ck_assert_int_eq(rp_group_create(&g, pool), 0);
+		ck_assert_int_eq(rp_group_post(g, NULL, nop_task, NULL), 0);
+		ck_assert_int_eq(rp_group_notify(g, NULL, note_fn, &s), 0);
+		ck_assert_int_eq(rp_group_wait(g, RP_INFINITE), 0);
+		ck_assert_int_eq(rp_group_close(g), 0);
+		ret = rp_pool_destroy(pool);
+		ck_assert_msg(ret == 0, "round %d: rp_pool_destroy = %d", r, ret);
+		t_assert_u(atomic_load(&s.notified), ==, 1);
+	}
+}
+END_TEST
+
 /* enter/leave by hand: timeouts, each zero-crossing fires the
  * notifications registered before it, once. */
 START_TEST(test_rp_group_enter_leave_crossings)
@@ -559,6 +587,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_group_enter_leave_crossings);
 	tcase_add_test(tc, test_rp_group_wait_in_callback);
 	tcase_add_test(tc, test_rp_group_close_before_zero);
+	tcase_add_test(tc, test_rp_group_close_then_destroy_at_once);
 	tcase_add_test(tc, test_rp_group_tasks_survive_queue_cancel);
 	tcase_add_test(tc, test_rp_group_errors);
 	suite_add_tcase(s, tc);
