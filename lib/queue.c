@@ -117,7 +117,8 @@ static void quiet_locked(struct rp_queue *q)
 
 /* Put a drainer of @q on its target: the pool's shared queue, at the
  * tail (a yield must let the others go first), or the target's FIFO.
- * Context: the Q lock held.  Return: 0 or -ENOMEM. */
+ * Context: the Q lock held.  Return: 0, -ENOMEM, or -EAGAIN (the pool's
+ * first post could not start its regulator). */
 static int post_drainer(struct rp_queue *q)
 {
 	void *arg = q;
