@@ -15,14 +15,19 @@
  *   B: the backend's send_lock (backend_uring.c), a leaf.
  *
  * Lock order: pool->lock is the only pool-wide lock of the executor.  The
- * completion port's lock (port.h) guards the timer sets, the objects'
- * arming state and the hand-over to the kernel side; a timer's own lock
- * (timer.c) guards its delivery and is taken only inside the port's lock
- * or alone.  Neither is held while posting or with pool->lock (the port is
- * made under pool->lock, before anyone can take its lock).  The backend's
- * send_lock is a leaf, taken with nothing else held, and never takes
- * pool->lock.  No other lock exists: the run queues, the deques and the
- * slot counters take none (fifo.c states their progress exactly).
+ * completion port's lock (port.h) guards the timer sets, the watches'
+ * arming state and the retry list; inside it may be taken a timer's own
+ * lock (timer.c: its delivery), an I/O object's own lock (io.c: its
+ * operation), and innermost the event ring's request list lock
+ * (port_uring.c), which is also taken under an I/O object's lock alone.
+ * None of these is held while posting or with pool->lock (the port is
+ * made under pool->lock, before anyone can take its lock).  A queue's lock
+ * (queue.c) is taken with none of them held; under it may be taken its
+ * target's (a drainer is pushed there) and pool->lock (a drainer posted to
+ * the pool wakes a worker).  A group's and a cleanup group's locks are
+ * leaves.  The backend's send_lock is a leaf, taken with nothing else
+ * held, and never takes pool->lock.  The run queues, the deques and the
+ * slot counters take no lock (fifo.c states their progress exactly).
  */
 #ifndef RINGPOOL_INTERNAL_H
 #define RINGPOOL_INTERNAL_H
