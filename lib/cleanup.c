@@ -7,7 +7,7 @@
  * lost one through its env's cancel_fn.
  *
  * The members are a list under the group's lock; a member joins at its
- * create (rp__obj_init()) and leaves at its close, whoever closes it.
+ * create (rp__obj_publish()) and leaves at its close, whoever closes it.
  * Closing them all takes a reference to each, then, for each, stops what
  * is armed (and with cancel_pending drops what is queued: the object's
  * stop op says whether a callback was lost), calls the cancel_fn of those

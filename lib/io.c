@@ -584,28 +584,17 @@ RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *ar
 			   const struct rp_env *env)
 {
 	struct rp_port *port;
+	struct rp_obj *o;
 	rp_io *io;
 	int ret;
 
 	if (!iop || !fn)
 		return -EINVAL;
-	ret = rp__env_check(env);
+	ret = rp__obj_new(&o, sizeof(*io), RP_FAULT_ALLOC_IO, &io_ops, RP_OBJ_IO, pool, env, arg,
+			  &port);
 	if (ret)
 		return ret;
-	ret = rp__pool_get(&pool);
-	if (ret)
-		return ret;
-	ret = rp__port_get(pool, &port);
-	if (ret)
-		return ret;
-	io = rp__calloc(RP_FAULT_ALLOC_IO, 1, sizeof(*io));
-	if (!io)
-		return -ENOMEM;
-	ret = rp__obj_init(&io->obj, &io_ops, pool, RP_OBJ_IO, env, arg);
-	if (ret) {
-		free(io);
-		return ret;
-	}
+	io = (rp_io *)o;
 	io->fn = fn;
 	io->arg = arg;
 	io->port = port;
@@ -614,7 +603,6 @@ RP_EXPORT int rp_io_create(rp_io **iop, rp_pool *pool, rp_event_fn *fn, void *ar
 	io->file_fd = -1;
 	io->te.expire = io_expire;
 	io->te.idx = UINT32_MAX;
-	atomic_fetch_add(&pool->nobjects, 1);
 	rp__obj_publish(&io->obj);
 	*iop = io;
 	return 0;

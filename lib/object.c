@@ -2,12 +2,14 @@
 /* The common object header and its task descriptor (object.h). */
 #include "internal.h"
 
+#include <stdlib.h>
+
 /*
  * Is @env (NULL: none) well formed?  (Its queue and cleanup group are
  * checked against the pool by rp__obj_init().)
  * Return: 0, or -EINVAL for non-zero reserved fields or unknown flags.
  */
-int rp__env_check(const struct rp_env *env)
+static int env_check(const struct rp_env *env)
 {
 	if (!env)
 		return 0;
@@ -22,8 +24,8 @@ int rp__env_check(const struct rp_env *env)
 /* Context: the creating thread, before @obj is published; @env checked.
  * Return: 0, or -EINVAL (the env's queue or cleanup group is another
  * pool's, or the queue is closed): nothing taken. */
-int rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
-		 enum rp_obj_kind kind, const struct rp_env *env, void *arg)
+static int obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
+		    enum rp_obj_kind kind, const struct rp_env *env, void *arg)
 {
 	obj->pool = pool;
 	obj->cb_arg = arg;
@@ -48,10 +50,48 @@ int rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool
 	return 0;
 }
 
-/* The object is whole: it joins its cleanup group, where closing it all
- * may find it from now on.  Context: its create, before it returns it. */
+/*
+ * The first half of every object's create: check @env, resolve @pool
+ * (NULL: the default pool), start the pool's completion port if @portp
+ * (kernel objects), allocate @size bytes (the header first) and set up
+ * the header.  The caller fills in its own fields, then publishes it.
+ * Return: 0 and *@objp, or a negative errno (nothing made).
+ */
+int rp__obj_new(struct rp_obj **objp, size_t size, enum rp_fault_site site,
+		const struct rp_obj_ops *ops, enum rp_obj_kind kind, rp_pool *pool,
+		const struct rp_env *env, void *arg, struct rp_port **portp)
+{
+	struct rp_obj *obj;
+	int ret = env_check(env);
+
+	if (ret)
+		return ret;
+	ret = rp__pool_get(&pool);
+	if (ret)
+		return ret;
+	if (portp) {
+		ret = rp__port_get(pool, portp);
+		if (ret)
+			return ret;
+	}
+	obj = rp__calloc(site, 1, size);
+	if (!obj)
+		return -ENOMEM;
+	ret = obj_init(obj, ops, pool, kind, env, arg);
+	if (ret) {
+		free(obj);
+		return ret;
+	}
+	*objp = obj;
+	return 0;
+}
+
+/* The object is whole: it counts as open in its pool, and joins its
+ * cleanup group, where closing it all may find it from now on.
+ * Context: its create, before it returns it. */
 void rp__obj_publish(struct rp_obj *obj)
 {
+	atomic_fetch_add(&obj->pool->nobjects, 1);
 	if (obj->cleanup)
 		rp__cleanup_join(obj->cleanup, obj);
 }

@@ -71,9 +71,10 @@ struct rp_obj {
 	_Atomic bool closing;         /* A: its cleanup group is closing it: no arming */
 };
 
-int rp__env_check(const struct rp_env *env);
-int rp__obj_init(struct rp_obj *obj, const struct rp_obj_ops *ops, rp_pool *pool,
-		 enum rp_obj_kind kind, const struct rp_env *env, void *arg);
+struct rp_port;
+int rp__obj_new(struct rp_obj **objp, size_t size, enum rp_fault_site site,
+		const struct rp_obj_ops *ops, enum rp_obj_kind kind, rp_pool *pool,
+		const struct rp_env *env, void *arg, struct rp_port **portp);
 void rp__obj_publish(struct rp_obj *obj);
 int rp__cleanup_join(struct rp_cleanup *c, struct rp_obj *obj);	/* cleanup.c */
 rp_pool *rp__cleanup_pool(const struct rp_cleanup *c);

@@ -172,35 +172,23 @@ RP_EXPORT int rp_timer_create(rp_timer **tp, rp_pool *pool, rp_event_fn *fn, voi
 			      const struct rp_env *env)
 {
 	struct rp_port *port;
+	struct rp_obj *o;
 	rp_timer *t;
 	int ret;
 
 	if (!tp || !fn)
 		return -EINVAL;
-	ret = rp__env_check(env);
+	ret = rp__obj_new(&o, sizeof(*t), RP_FAULT_ALLOC_TIMER, &timer_ops, RP_OBJ_TIMER, pool, env, arg,
+			  &port);
 	if (ret)
 		return ret;
-	ret = rp__pool_get(&pool);
-	if (ret)
-		return ret;
-	ret = rp__port_get(pool, &port);
-	if (ret)
-		return ret;
-	t = rp__calloc(RP_FAULT_ALLOC_TIMER, 1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	ret = rp__obj_init(&t->obj, &timer_ops, pool, RP_OBJ_TIMER, env, arg);
-	if (ret) {
-		free(t);
-		return ret;
-	}
+	t = (rp_timer *)o;
 	t->fn = fn;
 	t->arg = arg;
 	t->port = port;
 	pthread_mutex_init(&t->lock, NULL);
 	t->e.expire = timer_expire;
 	t->e.idx = UINT32_MAX;
-	atomic_fetch_add(&pool->nobjects, 1);
 	rp__obj_publish(&t->obj);
 	*tp = t;
 	return 0;

@@ -436,35 +436,23 @@ RP_EXPORT int rp_watch_create(rp_watch **wp, rp_pool *pool, rp_event_fn *fn, voi
 			      const struct rp_env *env)
 {
 	struct rp_port *port;
+	struct rp_obj *o;
 	rp_watch *w;
 	int ret;
 
 	if (!wp || !fn)
 		return -EINVAL;
-	ret = rp__env_check(env);
+	ret = rp__obj_new(&o, sizeof(*w), RP_FAULT_ALLOC_WATCH, &watch_ops, RP_OBJ_WATCH, pool, env, arg,
+			  &port);
 	if (ret)
 		return ret;
-	ret = rp__pool_get(&pool);
-	if (ret)
-		return ret;
-	ret = rp__port_get(pool, &port);
-	if (ret)
-		return ret;
-	w = rp__calloc(RP_FAULT_ALLOC_WATCH, 1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	ret = rp__obj_init(&w->obj, &watch_ops, pool, RP_OBJ_WATCH, env, arg);
-	if (ret) {
-		free(w);
-		return ret;
-	}
+	w = (rp_watch *)o;
 	w->fn = fn;
 	w->arg = arg;
 	w->port = port;
 	w->pidfd = w->res_pidfd = -1;
 	w->te.expire = watch_expire;
 	w->te.idx = UINT32_MAX;
-	atomic_fetch_add(&pool->nobjects, 1);
 	rp__obj_publish(&w->obj);
 	*wp = w;
 	return 0;

@@ -108,28 +108,19 @@ static const struct rp_obj_ops work_ops = {
 RP_EXPORT int rp_work_create_env(rp_work **workp, rp_pool *pool, rp_fn *fn, void *arg,
 				 const struct rp_env *env)
 {
+	struct rp_obj *o;
 	rp_work *work;
 	int ret;
 
 	if (!workp || !fn)
 		return -EINVAL;
-	ret = rp__env_check(env);
+	ret = rp__obj_new(&o, sizeof(*work), RP_FAULT_ALLOC_WORK, &work_ops, RP_OBJ_WORK, pool, env, arg,
+			  NULL);
 	if (ret)
 		return ret;
-	ret = rp__pool_get(&pool);
-	if (ret)
-		return ret;
-	work = rp__calloc(RP_FAULT_ALLOC_WORK, 1, sizeof(*work));
-	if (!work)
-		return -ENOMEM;
-	ret = rp__obj_init(&work->obj, &work_ops, pool, RP_OBJ_WORK, env, arg);
-	if (ret) {
-		free(work);
-		return ret;
-	}
+	work = (rp_work *)o;
 	work->fn = fn;
 	work->arg = arg;
-	atomic_fetch_add(&pool->nobjects, 1);
 	rp__obj_publish(&work->obj);
 	*workp = work;
 	return 0;
