@@ -88,13 +88,11 @@
 #include <uv.h>
 #endif
 
-#define NS 1000000000ull
-#define MS 1000000ull
-#define FILE_SIZE (1ull << 30)
+#include "standalone.h"
+
 #define BLOCK 4096u
 #define PAGES (FILE_SIZE / BLOCK)
 #define DEPTH 64u               /* reads in flight */
-#define CHUNK (1u << 20)        /* writes that fill the file, reads that warm it */
 #define STALL_S 10              /* no completion for this long: the run is stuck */
 #define RUN_LIMIT_S 300         /* the parent kills a run slower than this */
 #define RESULT_FD 3             /* a run's pipe to its parent */
@@ -105,23 +103,6 @@
 #define MAX_REPS 99
 
 /* ------------------------------------------------------------- helpers */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(int who)
-{
-	struct rusage ru;
-
-	getrusage(who, &ru);
-	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NS +
-	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
-}
 
 static void futex_wake_all(_Atomic uint32_t *w)
 {
@@ -169,30 +150,6 @@ static void gate_wait(_Atomic uint32_t *g)
 {
 	while (!atomic_load(g))
 		futex_wait_1s(g, 0);
-}
-
-/* The content of the file: each 8-byte word, a hash of its offset (never 0). */
-static uint64_t pattern(uint64_t off)
-{
-	uint64_t z = off + 0x9e3779b97f4a7c15ull;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (z ^ (z >> 31)) | 1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* The file's pages in the page cache, or -1 where mincore() cannot tell. */
@@ -243,36 +200,6 @@ static void count_threads(pid_t pid, unsigned *all, unsigned *iowq)
 			++*iowq;
 	}
 	closedir(d);
-}
-
-/* The thread count of process @fd's /proc/PID/stat, or 0. */
-static unsigned stat_threads(int fd)
-{
-	char buf[1024], *p;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	unsigned threads;
-
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* The command name may hold spaces; fields count from its ')'. */
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-		   "%*d %*d %*d %*d %u", &threads) != 1)
-		return 0;
-	return threads;
-}
-
-static bool in_list(const char *list, const char *name)
-{
-	size_t l = strlen(name);
-
-	if (!list)
-		return true;
-	for (const char *p = list; (p = strstr(p, name)); p += l)
-		if ((p == list || p[-1] == ',') && (p[l] == ',' || !p[l]))
-			return true;
-	return false;
 }
 
 /* ------------------------------------------------------------- one run */
@@ -1419,31 +1346,6 @@ static void srv_epoll_stop(struct eqsrv *e, struct result *res)
 		pthread_join(e->workers[i], NULL);
 }
 
-/* Read @len bytes from @fd, waiting at most @secs. */
-static int read_within(int fd, void *buf, size_t len, unsigned secs)
-{
-	uint64_t end = now_ns() + secs * NS;
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ns();
-		ssize_t k;
-
-		if (now >= end)
-			return -ETIMEDOUT;
-		if (poll(&pf, 1, (int)((end - now) / MS) + 1) <= 0)
-			continue;
-		k = read(fd, (char *)buf + got, len - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -EPIPE;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 static int echo_child(bool rpio, unsigned secs, struct result *res)
 {
 	static struct esrv sv = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -1653,80 +1555,6 @@ static void say(const char *fmt, ...)
 		vfprintf(out, fmt, ap);
 		va_end(ap);
 	}
-}
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!isatty(STDERR_FILENO))
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "\r\033[K");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
-/* Make the file, or check that the one there is ours: 1 GiB, our pattern
- * at its first, middle and last word.  @how says which. */
-static int prepare_file(const struct opts *o, char *how, size_t howlen)
-{
-	char tmp[PATH_MAX + 8];
-	struct stat sb;
-	uint64_t t0, *buf;
-	int fd;
-
-	if (mkdir(o->dir, 0755) && errno != EEXIST)
-		return -errno;
-	if (!stat(o->path, &sb) && (uint64_t)sb.st_size == FILE_SIZE &&
-	    (fd = open(o->path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		static const uint64_t at[] = { 0, FILE_SIZE / 2 + 8, FILE_SIZE - 8 };
-		bool ok = true;
-
-		for (size_t i = 0; i < 3; i++) {
-			uint64_t w;
-
-			ok &= pread(fd, &w, 8, (off_t)at[i]) == 8 && w == pattern(at[i]);
-		}
-		close(fd);
-		if (ok) {
-			snprintf(how, howlen, "reused");
-			return 0;
-		}
-	}
-	if (!(buf = malloc(CHUNK)))
-		return -ENOMEM;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", o->path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		free(buf);
-		return -errno;
-	}
-	t0 = now_ns();
-	for (uint64_t off = 0; off < FILE_SIZE; off += CHUNK) {
-		for (size_t i = 0; i < CHUNK / 8; i++)
-			buf[i] = pattern(off + 8 * i);
-		for (size_t done_ = 0; done_ < CHUNK;) {
-			ssize_t k = pwrite(fd, (char *)buf + done_, CHUNK - done_,
-					   (off_t)(off + done_));
-
-			if (k <= 0) {
-				int e = k < 0 ? errno : ENOSPC;
-
-				close(fd);
-				unlink(tmp);
-				free(buf);
-				return -e;
-			}
-			done_ += (size_t)k;
-		}
-	}
-	free(buf);
-	if (fsync(fd) || close(fd) || rename(tmp, o->path))
-		return -errno;
-	snprintf(how, howlen, "made now (written and synced in %.1f s)",
-		 (double)(now_ns() - t0) / NS);
-	return 0;
 }
 
 /* Read the whole file once.  Return: the pages resident after, or -errno. */
@@ -2248,19 +2076,6 @@ static void usage(void)
 	exit(2);
 }
 
-static bool parse_uint(const char *s, unsigned *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || x > UINT_MAX)
-		return false;
-	*v = (unsigned)x;
-	return true;
-}
-
 /* A run's own process: --one WHAT --mode warm|cold --reads N --echo-secs S
  * --file PATH; the parent's pipe on RESULT_FD. */
 static int one(const char *what, const char *mode, unsigned reads, unsigned secs,
@@ -2331,7 +2146,7 @@ int main(int argc, char **argv)
 	snprintf(o.path, sizeof(o.path), "%s/w7-1GiB.dat", o.dir);
 	if (in_list(o.parts, "warm") || in_list(o.parts, "cold")) {
 		progress("preparing %s", o.path);
-		if ((ret = prepare_file(&o, how, sizeof(how))) < 0) {
+		if ((ret = prepare_file(o.dir, o.path, how, sizeof(how))) < 0) {
 			fprintf(stderr, "iobench: %s: %s\n", o.path, strerror(-ret));
 			return 1;
 		}

@@ -3,7 +3,7 @@
 # against epoll + a pthread pool (bench/iobench.c).  Included from
 # Makefile.am after the bench section, whose EXTRA_PROGRAMS it extends.
 EXTRA_PROGRAMS += bench/iobench
-bench_iobench_SOURCES = bench/iobench.c
+bench_iobench_SOURCES = bench/iobench.c bench/standalone.c bench/standalone.h
 bench_iobench_CFLAGS = $(AM_CFLAGS)
 bench_iobench_LDADD = lib/libringpool.la $(LIBURING_LIBS) $(PTHREAD_LIBS)
 if BENCH_UV

@@ -5,7 +5,7 @@
 # (bench/w8server.c).  Included from Makefile.am after the bench section,
 # whose EXTRA_PROGRAMS it extends.
 EXTRA_PROGRAMS += bench/w8server
-bench_w8server_SOURCES = bench/w8server.c
+bench_w8server_SOURCES = bench/w8server.c bench/standalone.c bench/standalone.h
 bench_w8server_CFLAGS = $(AM_CFLAGS)
 bench_w8server_LDADD = lib/libringpool.la $(LIBURING_LIBS) $(PTHREAD_LIBS)
 EXTRA_DIST += bench/w8.mk bench/w8plot.sh

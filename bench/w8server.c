@@ -103,13 +103,11 @@
 
 #include <ringpool.h>
 
-#define NS 1000000000ull
-#define MS 1000000ull
+#include "standalone.h"
+
 #define US 1000ull
-#define FILE_SIZE (1ull << 30)
 #define FBLOCK (64u << 10)              /* one /file read */
 #define NBLOCKS (FILE_SIZE / FBLOCK)
-#define CHUNK (1u << 20)                /* writes that fill the file */
 #define CPU_WORK_US 200                 /* one /cpu request */
 #define DB_DELAY_NS (2 * MS)            /* the emulator's answer time */
 #define DB_MSG 16                       /* a query and its answer */
@@ -135,23 +133,6 @@ static const char *const cls_path[NCLS] = { "/cpu", "/db", "/file" };
 
 /* ------------------------------------------------------------- helpers */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t cpu_ns(int who)
-{
-	struct rusage ru;
-
-	getrusage(who, &ru);
-	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NS +
-	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
-}
-
 static void sleep_until(uint64_t t)
 {
 	struct timespec ts = { (time_t)(t / NS), (long)(t % NS) };
@@ -163,42 +144,6 @@ static void sleep_until(uint64_t t)
 static void sleep_ms(unsigned ms)
 {
 	sleep_until(now_ns() + ms * MS);
-}
-
-/* The content of the file: each 8-byte word, a hash of its offset. */
-static uint64_t pattern(uint64_t off)
-{
-	uint64_t z = off + 0x9e3779b97f4a7c15ull;
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (z ^ (z >> 31)) | 1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static bool in_list(const char *list, const char *name)
-{
-	size_t l = strlen(name);
-
-	if (!list)
-		return true;
-	for (const char *p = list; (p = strstr(p, name)); p += l)
-		if ((p == list || p[-1] == ',') && (p[l] == ',' || !p[l]))
-			return true;
-	return false;
 }
 
 /* Write all of @buf to @fd.  Return: 0, or -errno. */
@@ -216,50 +161,6 @@ static int write_all(int fd, const void *buf, size_t len)
 		off += (size_t)k;
 	}
 	return 0;
-}
-
-/* Read @len bytes from @fd, waiting at most @secs.
- * Return: 0; -ETIMEDOUT; -EPIPE (end of file or an error). */
-static int read_within(int fd, void *buf, size_t len, unsigned secs)
-{
-	uint64_t end = now_ns() + secs * NS;
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		uint64_t now = now_ns();
-		ssize_t k;
-
-		if (now >= end)
-			return -ETIMEDOUT;
-		if (poll(&pf, 1, (int)((end - now) / MS) + 1) <= 0)
-			continue;
-		k = read(fd, (char *)buf + got, len - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -EPIPE;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
-/* The thread count in /proc/PID/stat (open on @fd), or 0. */
-static unsigned stat_threads(int fd)
-{
-	char buf[1024], *p;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-	unsigned threads;
-
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* The command name may hold spaces; fields count from its ')'. */
-	if (!(p = strrchr(buf, ')')) ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u "
-		   "%*d %*d %*d %*d %u", &threads) != 1)
-		return 0;
-	return threads;
 }
 
 /*
@@ -1588,19 +1489,6 @@ static void say(const char *fmt, ...)
 	}
 }
 
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!isatty(STDERR_FILENO))
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "\r\033[K");
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-}
-
 /* What wrk said (the line our script's done() prints). */
 struct wrkres {
 	bool ok;
@@ -2482,61 +2370,6 @@ static void header(const struct opts *o, int argc, char **argv, const char *how,
 
 /* ------------------------------------------------------------- setup */
 
-/* Make the file, or check that the one there is ours (1 GiB, our pattern
- * at its first, middle and last word).  @how says which. */
-static int prepare_file(const struct opts *o, char *how, size_t howlen)
-{
-	char tmp[PATH_MAX + 8];
-	struct stat sb;
-	uint64_t t0, *buf;
-	int fd;
-
-	if (mkdir(o->dir, 0755) && errno != EEXIST)
-		return -errno;
-	if (!stat(o->path, &sb) && (uint64_t)sb.st_size == FILE_SIZE &&
-	    (fd = open(o->path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		static const uint64_t at[] = { 0, FILE_SIZE / 2 + 8, FILE_SIZE - 8 };
-		bool ok = true;
-
-		for (size_t i = 0; i < 3; i++) {
-			uint64_t w;
-
-			ok &= pread(fd, &w, 8, (off_t)at[i]) == 8 && w == pattern(at[i]);
-		}
-		close(fd);
-		if (ok) {
-			snprintf(how, howlen, "reused");
-			return 0;
-		}
-	}
-	if (!(buf = malloc(CHUNK)))
-		return -ENOMEM;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", o->path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		free(buf);
-		return -errno;
-	}
-	t0 = now_ns();
-	for (uint64_t off = 0; off < FILE_SIZE; off += CHUNK) {
-		for (size_t i = 0; i < CHUNK / 8; i++)
-			buf[i] = pattern(off + 8 * i);
-		if (pwrite(fd, buf, CHUNK, (off_t)off) != CHUNK) {
-			int e = errno ? errno : ENOSPC;
-
-			close(fd);
-			unlink(tmp);
-			free(buf);
-			return -e;
-		}
-	}
-	free(buf);
-	if (fsync(fd) || close(fd) || rename(tmp, o->path))
-		return -errno;
-	snprintf(how, howlen, "made now (written and synced in %.1f s)",
-		 (double)(now_ns() - t0) / NS);
-	return 0;
-}
-
 /* wrk's script: one line of numbers when it is done. */
 static int write_script(struct opts *o)
 {
@@ -2589,19 +2422,6 @@ static void usage(void)
 		"                [--rate N] [--file-hint on|off] [--quantum N] [--dir DIR]\n"
 		"                [--wrk PATH] [--out FILE]\n");
 	exit(2);
-}
-
-static bool parse_uint(const char *s, unsigned *v)
-{
-	char *end;
-	unsigned long x;
-
-	errno = 0;
-	x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || x > UINT_MAX)
-		return false;
-	*v = (unsigned)x;
-	return true;
 }
 
 int main(int argc, char **argv)
@@ -2692,7 +2512,7 @@ int main(int argc, char **argv)
 		mixed.on[i] = iso.on[i] = in_list(o.configs, cfgs[i].name);
 	snprintf(o.path, sizeof(o.path), "%s/w8-1GiB.dat", o.dir);
 	progress("preparing %s", o.path);
-	if ((ret = prepare_file(&o, how, sizeof(how))) < 0) {
+	if ((ret = prepare_file(o.dir, o.path, how, sizeof(how))) < 0) {
 		fprintf(stderr, "w8server: %s: %s\n", o.path, strerror(-ret));
 		return 1;
 	}
