@@ -271,13 +271,6 @@ static struct rp_obj *expire_locked(rp_io *io)
 
 /* ------------------------------------------------------------------ the portable calls */
 
-static bool is_file(int fd)
-{
-	struct stat st;
-
-	return !fstat(fd, &st) && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
-}
-
 static bool nonblocking(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -301,16 +294,14 @@ static int call_rw(rp_io *io, bool write)
 {
 	struct io_args *a = &io->a;
 	off_t off = a->off;
-	bool file = is_file(a->fd);
+	struct stat st;
+	bool known = !fstat(a->fd, &st);
+	bool file = known && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
 	long r;
 
-	if (!file && off == 0) {
-		struct stat st;
-
-		/* Pipes and sockets have no position: 0 means "here". */
-		if (!fstat(a->fd, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-			off = -1;
-	}
+	/* Pipes and sockets have no position: 0 means "here". */
+	if (known && off == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		off = -1;
 	r = write ? pwritev2(a->fd, a->iov, a->iovcnt, off, RWF_NOWAIT)
 		  : preadv2(a->fd, a->iov, a->iovcnt, off, RWF_NOWAIT);
 	if (r >= 0 || (errno != EAGAIN && errno != EOPNOTSUPP))
