@@ -29,7 +29,7 @@ void rp__block_begin(struct rp_worker *w)
 	 * released in its place first (deque.c). */
 	if (w->dq)
 		rp__deque_stall(pool, w->dq);
-	rp__slot_release(pool);
+	rp__slot_release_near(pool, sched_getcpu());
 }
 
 /* Context: worker @w, in a callback, inside a hinted block. */

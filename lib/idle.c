@@ -29,6 +29,7 @@ static void idle_push_locked(rp_pool *pool, struct rp_worker *w, uint64_t now)
 {
 	rp__assert_held(&pool->lock);
 	w->parked_ns = now;
+	w->park_cpu = sched_getcpu();
 	w->idle_next = pool->idle_top;
 	w->idle_prev = NULL;
 	if (pool->idle_top)
@@ -69,6 +70,37 @@ static struct rp_worker *idle_pop_locked(rp_pool *pool)
 	if (w)
 		idle_remove_locked(pool, w);
 	return w;
+}
+
+/* How deep rp__slot_release_near() looks into the idle stack. */
+#define RP_NEAR_DEPTH 8
+
+/*
+ * The most recently idle worker that parked on @cpu, among the top
+ * RP_NEAR_DEPTH, else the top one (@cpu < 0: the top one).
+ *
+ * A replacement must run on the CPU its blocked worker leaves, and the
+ * scheduler decides where a woken thread runs from the CPU it last ran
+ * on: there if that CPU is idle (or is the waker's), else on the waker's
+ * or the last one by load.  It does not look further for an idle CPU
+ * when the machine is busy (Linux's SIS_UTIL stops the search), and an
+ * idle CPU does not pull a waiting thread while its idle spells are
+ * short.  So a worker that last ran on a busy CPU waits there behind the
+ * running thread, holding its slot, while the CPU it was meant for stays
+ * idle: W3 showed 113 of its 132 ms of idle CPU so (perf sched, 2 vCPUs,
+ * issue 14).  One that parked on the freed CPU is placed on it.
+ */
+static struct rp_worker *idle_pop_near_locked(rp_pool *pool, int cpu)
+{
+	struct rp_worker *w = pool->idle_top;
+
+	for (int i = 0; cpu >= 0 && w && i < RP_NEAR_DEPTH; i++, w = w->idle_next) {
+		if (w->park_cpu == cpu) {
+			idle_remove_locked(pool, w);
+			return w;
+		}
+	}
+	return idle_pop_locked(pool);
 }
 
 /* Tell @w why it wakes.  The caller calls kick_finish(@w) after unlocking. */
@@ -134,17 +166,27 @@ void rp__regulator_retry(rp_pool *pool)
 
 /* ------------------------------------------------------------------ releasing workers */
 
+static bool release_worker(rp_pool *pool, int cpu);
+
 /*
  * Give up a slot and pass it on: to a worker waiting for admission first
  * (it holds a callback half done), else to queued work.  Pairs (c) and (a).
  */
 void rp__slot_release(rp_pool *pool)
 {
+	rp__slot_release_near(pool, -1);
+}
+
+/* rp__slot_release() of the slot of a worker that leaves @cpu (it blocks
+ * there): the worker woken for queued work is one that last ran on @cpu
+ * if one is near the top of the idle stack (idle_pop_near_locked()). */
+void rp__slot_release_near(rp_pool *pool, int cpu)
+{
 	do {
 		atomic_fetch_sub(&pool->running, 1);
 		if (!atomic_load(&pool->nadmit)) {
 			if (!rp__queues_empty(pool))
-				rp__release_worker(pool);
+				release_worker(pool, cpu);
 			return;
 		}
 		/* Admission reserved a slot for a waiter that another granter
@@ -170,6 +212,11 @@ static void slot_unreserve(rp_pool *pool)
  * Return: false if the work was left so, with no worker to run it for now.
  */
 bool rp__release_worker(rp_pool *pool)
+{
+	return release_worker(pool, -1);
+}
+
+static bool release_worker(rp_pool *pool, int cpu)
 {
 	struct rp_worker *w;
 	int ret;
@@ -198,7 +245,7 @@ bool rp__release_worker(rp_pool *pool)
 		rp__slot_release(pool);
 		return true;
 	}
-	w = pool->stopping ? NULL : idle_pop_locked(pool);
+	w = pool->stopping ? NULL : idle_pop_near_locked(pool, cpu);
 	if (w) {
 		pool->nactive++;
 		w->spinning = true;

@@ -205,6 +205,7 @@ struct rp_worker {
 
 	_Atomic int state;             /* A: enum rp_wstate */
 	_Atomic unsigned task_seq;     /* A: bumped by the worker at each callback start */
+	_Atomic int cpu;               /* A: the CPU its latest callback started on */
 	_Atomic unsigned long long completed; /* A: written by the worker only */
 
 	_Atomic uint32_t wake;         /* A: enum rp_wake; futex word; set by the waker (release) */
@@ -217,6 +218,7 @@ struct rp_worker {
 	struct rp_worker *idle_prev;   /* L */
 	bool on_idle;                  /* L */
 	uint64_t parked_ns;            /* L: when it joined the idle stack */
+	int park_cpu;                  /* L: the CPU it parked on (-1 if unknown) */
 	struct rp_worker *adm_next;    /* L: admission FIFO link */
 	size_t index;                  /* L: slot in pool->workers */
 	bool retiring;                 /* L */
@@ -406,6 +408,7 @@ static inline bool rp__w_finish(struct rp_worker *w)
 
 /* idle.c: the idle stack, wake-ups, releasing workers, parking */
 void rp__slot_release(rp_pool *pool);
+void rp__slot_release_near(rp_pool *pool, int cpu);
 bool rp__release_worker(rp_pool *pool);
 bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
 bool rp__idle_park(struct rp_worker *w, bool holding);

@@ -88,19 +88,34 @@ static void undetect_locked(rp_pool *pool, struct rp_worker *w)
 		rp__w_undetect(w);
 }
 
-/* Release the slots of @n workers just seen blocked: to queued work, or to
- * admission waiters. */
-static void release_detected(rp_pool *pool, unsigned n)
+/* The CPUs of the workers a round saw blocked: a replacement that last
+ * ran on one of them is woken there (rp__slot_release_near()). */
+#define RP_DETECTED_MAX 8
+struct detected {
+	unsigned n;
+	int cpu[RP_DETECTED_MAX];
+};
+
+static void note_detected(struct detected *d, struct rp_worker *w)
 {
-	while (n--)
-		rp__slot_release(pool);
+	if (d->n < RP_DETECTED_MAX)
+		d->cpu[d->n] = atomic_load_explicit(&w->cpu, memory_order_relaxed);
+	d->n++;
+}
+
+/* Release the slots of the workers just seen blocked: to queued work, or
+ * to admission waiters. */
+static void release_detected(rp_pool *pool, const struct detected *d)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		rp__slot_release_near(pool, i < RP_DETECTED_MAX ? d->cpu[i] : -1);
 }
 
 /* The regulator's round: every worker, by perf or /proc.  Return: how many
  * were newly seen blocked. */
 static unsigned sample_all(rp_pool *pool)
 {
-	unsigned detected = 0;
+	struct detected d = { 0 };
 	uint64_t now;
 
 	pthread_mutex_lock(&pool->lock);
@@ -110,14 +125,14 @@ static unsigned sample_all(rp_pool *pool)
 		int st = atomic_load(&w->state);
 
 		if (st == RP_W_RUN && detect_locked(pool, w, now, false))
-			detected++;
+			note_detected(&d, w);
 		else if (st == RP_W_DETECTED)
 			undetect_locked(pool, w);
 	}
 	pthread_mutex_unlock(&pool->lock);
 	atomic_fetch_add_explicit(&pool->reg.rounds, 1, memory_order_relaxed);
-	release_detected(pool, detected);
-	return detected;
+	release_detected(pool, &d);
+	return d.n;
 }
 
 /* Claim the next scan: true if it is due and this caller won it. */
@@ -142,7 +157,7 @@ static bool claim_scan(rp_pool *pool, uint64_t now)
  */
 void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 {
-	unsigned detected = 0;
+	struct detected d = { 0 };
 
 	/* The clock first: the queues' counters are lines that posters and
 	 * other workers write, too costly to read at every task boundary. */
@@ -154,7 +169,7 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 		int st = atomic_load(&w->state);
 
 		if (st == RP_W_RUN && detect_locked(pool, w, now, true)) {
-			detected++;
+			note_detected(&d, w);
 			/* Its monitor stolen: the list's last entry moved into
 			 * slot i. */
 			if (i < pool->reg.nwatch && pool->reg.watch[i] != w)
@@ -166,7 +181,7 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 	}
 	pthread_mutex_unlock(&pool->lock);
 	atomic_fetch_add_explicit(&pool->reg.worker_scans, 1, memory_order_relaxed);
-	release_detected(pool, detected);
+	release_detected(pool, &d);
 }
 
 static void *regulator_main(void *arg)

@@ -159,6 +159,7 @@ static void run_task(struct rp_worker *w, rp_fn *fn, void *arg)
 	bool ran = true;
 
 	atomic_fetch_add_explicit(&w->task_seq, 1, memory_order_relaxed);
+	atomic_store_explicit(&w->cpu, sched_getcpu(), memory_order_relaxed);
 	if (rp_unlikely(!w->dq) &&
 	    atomic_load_explicit(&pool->ndq_taken, memory_order_relaxed) < pool->ndeques)
 		rp__deque_take(pool, w);

@@ -6,8 +6,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "../lib/internal.h"
@@ -171,6 +176,177 @@ START_TEST(test_rp_blocking_end_admission_futex)
 }
 END_TEST
 
+/*
+ * The replacement for a block runs on the blocker's CPU: of the idle
+ * workers, the one that parked on that CPU is woken, not the most recent
+ * one if that one last ran on another, busy, CPU (where the scheduler
+ * would queue it while the blocker's CPU went idle).  Workers are pinned
+ * by their callbacks so that each parks on a known CPU.  The block is
+ * hinted, or seen by the regulator.
+ */
+#define NEAR_WAIT_MS 20000u
+
+struct near {
+	rp_pool *pool;
+	int cpu[2];
+	bool hinted;
+	struct t_event go_a, go_b, f_done;
+	_Atomic pid_t tid_a, tid_b, tid_c, tid_t, tid_f;
+	_Atomic int cpu_f;
+	_Atomic int pin_err;
+};
+
+static pid_t my_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static void pin_to(struct near *n, int cpu)
+{
+	cpu_set_t set;
+	int err;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err)
+		atomic_store(&n->pin_err, err);
+}
+
+static void near_a(void *arg)
+{
+	struct near *n = arg;
+
+	atomic_store(&n->tid_a, my_tid());
+	pin_to(n, n->cpu[1]);
+	rp_blocking_begin();
+	t_event_wait(&n->go_a);
+	rp_blocking_end();
+}
+
+static void near_b(void *arg)
+{
+	struct near *n = arg;
+
+	atomic_store(&n->tid_b, my_tid());
+	pin_to(n, n->cpu[0]);
+	rp_blocking_begin();
+	t_event_wait(&n->go_b);
+	rp_blocking_end();
+}
+
+static void near_c(void *arg)
+{
+	struct near *n = arg;
+
+	atomic_store(&n->tid_c, my_tid());
+	pin_to(n, n->cpu[0]);
+}
+
+static void near_f(void *arg)
+{
+	struct near *n = arg;
+
+	atomic_store(&n->tid_f, my_tid());
+	atomic_store(&n->cpu_f, sched_getcpu());
+	t_event_set(&n->f_done);
+}
+
+static void near_t(void *arg)
+{
+	struct near *n = arg;
+
+	atomic_store(&n->tid_t, my_tid());
+	/* The only slot is ours: F waits until our block gives it up. */
+	if (rp_post(n->pool, near_f, n) != 0)
+		return;
+	if (n->hinted)
+		rp_blocking_begin();
+	t_event_wait(&n->f_done);
+	if (n->hinted)
+		rp_blocking_end();
+}
+
+struct idle_count {
+	rp_pool *pool;
+	unsigned want;
+};
+
+static bool idle_reached(void *arg)
+{
+	struct idle_count *ic = arg;
+	struct rp_stats st;
+
+	return rp_pool_stats(ic->pool, &st) == 0 && st.idle == ic->want;
+}
+
+static bool f_done_set(void *arg)
+{
+	return t_event_is_set(arg);
+}
+
+static void check_wakes_on_its_cpu(bool hinted)
+{
+	struct near n = { .hinted = hinted };
+	struct idle_count ic;
+	cpu_set_t set;
+	int k = 0;
+
+	CPU_ZERO(&set);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			n.cpu[k++] = c;
+	if (k < 2) {
+		printf("wakes_on_its_cpu: needs two CPUs, has %d\n", k);
+		return;
+	}
+	n.pool = t_pool(1, 0, 0, 0);
+	ic.pool = n.pool;
+	/* A blocks (hinted), so B runs on a replacement, blocks too, and C
+	 * runs on a third worker, which parks first, on CPU 0; then A's
+	 * worker parks on CPU 1, and B's on CPU 0.  The idle stack, top
+	 * first: B's (CPU 0), A's (CPU 1), C's (CPU 0). */
+	ck_assert_int_eq(rp_post(n.pool, near_a, &n), 0);
+	ck_assert_int_eq(rp_post(n.pool, near_b, &n), 0);
+	ck_assert_int_eq(rp_post(n.pool, near_c, &n), 0);
+	ic.want = 1;
+	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "C's worker never parked");
+	t_event_set(&n.go_a);
+	ic.want = 2;
+	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "A's worker never parked");
+	t_event_set(&n.go_b);
+	ic.want = 3;
+	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "B's worker never parked");
+	ck_assert_int_eq(atomic_load(&n.pin_err), 0);
+	/* T runs on the top worker (B's, on CPU 0), posts F and blocks: F's
+	 * worker must be C's, idle on CPU 0, not A's, the most recently idle
+	 * but on CPU 1. */
+	ck_assert_int_eq(rp_post(n.pool, near_t, &n), 0);
+	ck_assert_msg(t_wait_until(f_done_set, &n.f_done, NEAR_WAIT_MS), "F never ran");
+	ck_assert_msg(atomic_load(&n.tid_f) == atomic_load(&n.tid_c),
+		      "%s block: F ran on thread %d (CPU %d), not on %d, the worker idle on "
+		      "CPU %d (A's %d on CPU %d, B's %d; T on %d)",
+		      hinted ? "hinted" : "unhinted", (int)atomic_load(&n.tid_f),
+		      atomic_load(&n.cpu_f), (int)atomic_load(&n.tid_c), n.cpu[0],
+		      (int)atomic_load(&n.tid_a), n.cpu[1], (int)atomic_load(&n.tid_b),
+		      (int)atomic_load(&n.tid_t));
+	ck_assert_int_eq(atomic_load(&n.cpu_f), n.cpu[0]);
+	ck_assert_int_eq(rp_pool_destroy(n.pool), 0);
+}
+
+START_TEST(test_rp_blocking_begin_wakes_on_its_cpu)
+{
+	check_wakes_on_its_cpu(true);
+}
+END_TEST
+
+START_TEST(test_regulator_wakes_on_the_blocked_cpu)
+{
+	check_wakes_on_its_cpu(false);
+}
+END_TEST
+
 struct nested_hint {
 	_Atomic unsigned long long hinted_inside;
 	rp_pool *pool;
@@ -277,6 +453,8 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_blocking_begin_replacement);
 	tcase_add_test(tc, test_rp_blocking_end_admission);
 	tcase_add_test(tc, test_rp_blocking_end_admission_futex);
+	tcase_add_test(tc, test_rp_blocking_begin_wakes_on_its_cpu);
+	tcase_add_test(tc, test_regulator_wakes_on_the_blocked_cpu);
 	tcase_add_test(tc, test_rp_blocking_begin_nested);
 	suite_add_tcase(s, tc);
 
