@@ -7,9 +7,11 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -376,6 +378,15 @@ START_TEST(test_regulator_monitor_kind)
 }
 END_TEST
 
+/* The bare perf monitor budget, C + 4, as where descriptors or locked
+ * memory are scarce (monitor.c): the tests of how monitors move between
+ * workers need more workers than monitors. */
+static void bare_budget(rp_pool *pool)
+{
+	if (atomic_load(&pool->reg.monitor_cap) > pool->concurrency + RP_MONITOR_EXTRA)
+		atomic_store(&pool->reg.monitor_cap, pool->concurrency + RP_MONITOR_EXTRA);
+}
+
 /*
  * The perf monitor budget (C + 4) goes to the workers that run, not to the
  * first ones started: with C = 1 and twelve callbacks blocked at once, the
@@ -392,6 +403,7 @@ START_TEST(test_regulator_monitors_follow_running)
 	set_monitor();
 	memset(b, 0, sizeof(b));
 	pool = t_pool(1, 0, 0, 0);
+	bare_budget(pool);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
 		if (!t_wait_until(started, &b[i], 15000)) {
@@ -415,6 +427,150 @@ START_TEST(test_regulator_monitors_follow_running)
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 	for (int i = 0; i < N; i++)
 		t_assert_i(atomic_load(&b[i].timed_out), ==, 0);
+}
+END_TEST
+
+/*
+ * Where descriptors and locked memory are plentiful (as root here), the
+ * budget has room beyond C + 4, so workers seen blocked keep their
+ * monitors: no close, munmap and perf_event_open per block.  Eight
+ * callbacks blocked at once, C = 1: all eight still watched by perf.
+ */
+START_TEST(test_regulator_blocked_keep_monitors)
+{
+	enum { N = 8 };
+	static struct blocker b[N];
+	unsigned kept = 0, cap;
+	struct rlimit rl;
+	rp_pool *pool;
+
+	set_monitor();
+	memset(b, 0, sizeof(b));
+	pool = t_pool(1, 0, 0, 0);
+	cap = atomic_load(&pool->reg.monitor_cap);
+	/* Plentiful: root (CAP_IPC_LOCK: no locked-memory limit) with room
+	 * for 32 descriptors per monitor. */
+	if (monitor || !pool->reg.perf_ok || geteuid() != 0 || getrlimit(RLIMIT_NOFILE, &rl) ||
+	    rl.rlim_cur < 32 * (N + 1 + RP_MONITOR_EXTRA)) {
+		printf("blocked_keep_monitors: not root, or scarce descriptors, or no perf: "
+		       "not tested (budget %u)\n", cap);
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+		return;
+	}
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
+		if (!t_wait_until(started, &b[i], 15000)) {
+			t_dump(pool, "a blocker never started");
+			ck_abort();
+		}
+	}
+	pthread_mutex_lock(&pool->lock);
+	for (int i = 0; i < N; i++)
+		kept += !strcmp(rp__monitor_kind(b[i].worker), "perf");
+	pthread_mutex_unlock(&pool->lock);
+	ck_assert_msg(kept == N, "%u of %u blocked workers kept a monitor (budget %u)", kept, N,
+		      cap);
+	for (int i = 0; i < N; i++)
+		releaser(&b[i]);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+}
+END_TEST
+
+static void note_ran(void *arg)
+{
+	atomic_store((_Atomic int *)arg, 1);
+}
+
+static bool flag_set(void *arg)
+{
+	return atomic_load((_Atomic int *)arg);
+}
+
+/* The scheduling policy of this process's thread named @name, or -1. */
+static int policy_of_thread(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int policy = -1;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (!strcmp(comm, name)) {
+			policy = sched_getscheduler(atoi(e->d_name));
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return policy;
+}
+
+static bool pool_settled(void *arg)
+{
+	struct rp_stats st;
+
+	return rp_pool_stats(arg, &st) == 0 && !st.running && !st.blocked && !st.queued;
+}
+
+/*
+ * Every running worker blocked at once, with work waiting: no worker is
+ * left to scan, and the sentinel, a SCHED_IDLE thread the regulator
+ * starts once blocks come, finds the blocks on the CPUs they left idle.
+ * Rounds of two unhinted blocks on a pool of C = 2, until the sentinel
+ * found one (the regulator, sampling every 1 ms beside it, may win some).
+ */
+START_TEST(test_regulator_sentinel_sees_all_blocked)
+{
+	unsigned long long found = 0;
+	char name[16];
+	int round;
+	rp_pool *pool;
+
+	set_monitor();
+	pool = t_pool(2, 0, 0, 0);
+	if (monitor || !pool->reg.perf_ok) {
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+		return;
+	}
+	for (round = 0; round < 200 && !found; round++) {
+		struct blocker b[2];
+		_Atomic int noted = 0;
+
+		memset(b, 0, sizeof(b));
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
+			ck_assert(t_wait_until(started, &b[i], 15000));
+		}
+		ck_assert_int_eq(rp_post(pool, note_ran, &noted), 0);
+		if (!t_wait_until(flag_set, &noted, 15000)) {
+			t_dump(pool, "no block of the two was seen");
+			ck_abort();
+		}
+		for (int i = 0; i < 2; i++)
+			releaser(&b[i]);
+		ck_assert(t_wait_until(pool_settled, pool, 15000));
+		found = atomic_load(&pool->reg.sn_found);
+	}
+	if (!found) {
+		t_dump(pool, "the sentinel found no block");
+		ck_abort();
+	}
+	printf("sentinel: first find in round %d of 200, %llu scans\n", round,
+	       atomic_load(&pool->reg.sn_scans));
+	snprintf(name, sizeof(name), "%s-sn", pool->name);
+	ck_assert_int_eq(policy_of_thread(name), SCHED_IDLE);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
 }
 END_TEST
 
@@ -483,6 +639,7 @@ START_TEST(test_regulator_monitors_leave_parked_workers)
 		atomic_store(&rp__regulator_off, false);
 		return;
 	}
+	bare_budget(pool);
 	memset(g, 0, sizeof(g));
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(rp_post(pool, gate_fn, &g[i]), 0);
@@ -576,6 +733,8 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_sleeps_when_idle);
 	tcase_add_test(tc, test_regulator_monitor_kind);
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
+	tcase_add_test(tc, test_regulator_blocked_keep_monitors);
+	tcase_add_test(tc, test_regulator_sentinel_sees_all_blocked);
 	tcase_add_test(tc, test_regulator_sees_short_lived_sleepers);
 	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	tcase_add_test(tc, test_regulator_monitors_leave_parked_workers);
