@@ -77,13 +77,10 @@ void rp__pool_dump(rp_pool *pool, FILE *f)
 		rp__fifo_len(&pool->q[RP_PRIORITY_NORMAL]), rp__fifo_len(&pool->q[RP_PRIORITY_LOW]),
 		atomic_load(&pool->nlocal), atomic_load(&pool->nstalled),
 		atomic_load(&pool->ndropped));
-	fprintf(f, "  regulator: started %d active %u rounds %llu scans %llu spawn retry %d (%llu)"
-		   " sentinel %u scans %llu found %llu\n",
+	fprintf(f, "  regulator: started %d active %u rounds %llu scans %llu spawn retry %d (%llu)\n",
 		atomic_load(&pool->reg.started), atomic_load(&pool->reg.active),
 		atomic_load(&pool->reg.rounds), atomic_load(&pool->reg.worker_scans),
-		atomic_load(&pool->reg.spawn_retry), atomic_load(&pool->reg.spawn_retries),
-		atomic_load(&pool->reg.sn_state), atomic_load(&pool->reg.sn_scans),
-		atomic_load(&pool->reg.sn_found));
+		atomic_load(&pool->reg.spawn_retry), atomic_load(&pool->reg.spawn_retries));
 	for (size_t i = 0; i < pool->nworkers; i++) {
 		struct rp_worker *w = pool->workers[i];
 

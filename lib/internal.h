@@ -73,7 +73,6 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
 #define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
 #define RP_WARM_PERIOD_US 250u     /* ... and for a while after any block was seen */
-#define RP_SENTINEL_PERIOD_US 50u  /* the sentinel's, in idle CPU time (regulator.c) */
 #define RP_BLOCK_MIN_US 10u        /* a perf-watched sleep counts once this old */
 #define RP_SCAN_PERIOD_US 20u      /* scans by workers between tasks, and by the
                                     * regulator while it keeps finding blocks */
@@ -281,16 +280,7 @@ struct rp_regulator {
 	unsigned nwatch;               /* L */
 	rp_aligned _Atomic uint64_t next_scan; /* A: CLOCK_MONOTONIC ns before which
 	                                *    nobody scans again (one claims it by CAS) */
-	/* The sentinel (regulator.c): a SCHED_IDLE thread that scans while
-	 * blocks come, in CPU time nobody else wants. */
-	pthread_t sn_thread;           /* R (the regulator): set before sn_state */
-	bool sn_joinable;              /* R: sn_thread was created */
-	_Atomic uint32_t sn_state;     /* A: futex word: RP_SN_NONE, _ASLEEP, _AWAKE,
-	                                *    _STOP or _FAILED */
-	_Atomic uint64_t sn_until;     /* A: CLOCK_MONOTONIC ns: it sleeps after this */
-	_Atomic unsigned long long sn_scans, sn_found; /* A: its scans and finds (tests) */
 };
-enum { RP_SN_NONE, RP_SN_ASLEEP, RP_SN_AWAKE, RP_SN_STOP, RP_SN_FAILED };
 
 /* ------------------------------------------------------------------ pool */
 

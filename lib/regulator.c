@@ -15,18 +15,6 @@
  * records (rp__regulator_scan_from_worker()).  The regulator covers the rest:
  * every running worker blocked at once, and workers sampled through /proc.
  *
- * The sentinel covers "every running worker blocked at once" while blocks
- * come (perf monitors only): a thread at SCHED_IDLE, which the scheduler
- * runs only on a CPU with nothing else to run, that scans the switch
- * records every RP_SENTINEL_PERIOD_US.  A CPU left idle by a block is
- * exactly where it runs, while on busy CPUs its timer costs an interrupt
- * and no context switch; the regulator's own short periods preempted a
- * worker each time (W3 on 2 vCPUs: about 2,000 regulator wake-ups a
- * second).  So while the sentinel is awake, the regulator keeps its 1 ms
- * period instead of RP_WARM_PERIOD_US.  On a machine whose CPUs other
- * processes keep busy the sentinel does not run, and the regulator's 1 ms
- * period remains: no CPU would have run the replacement sooner anyway.
- *
  * A worker seen blocked (monitor.c) loses its slot (RUN -> DETECTED), which
  * releases a replacement at once; when it is seen on a CPU again, or when
  * its callback returns, it takes a slot back (DETECTED -> RUN/SEEK), past C
@@ -55,8 +43,6 @@
 /* Spawn retries: the first after 1 ms, doubling up to 100 ms. */
 #define RP_RETRY_MIN_US 1000u
 #define RP_RETRY_MAX_US 100000u
-/* The sentinel sleeps this long after the last block anyone found. */
-#define RP_SENTINEL_LINGER_NS 5000000ull
 
 static bool sampling_off(void)
 {
@@ -149,8 +135,6 @@ static unsigned sample_all(rp_pool *pool)
 	return d.n;
 }
 
-static void sentinel_kick(rp_pool *pool, bool may_start);
-
 /* Claim the next scan: true if it is due and this caller won it. */
 static bool claim_scan(rp_pool *pool, uint64_t now)
 {
@@ -162,18 +146,24 @@ static bool claim_scan(rp_pool *pool, uint64_t now)
 }
 
 /*
- * Check the workers on the watch list (perf switch records: a memory load
- * each) and release the slot of any that went to sleep in its callback;
- * keep the sentinel awake if any did.  Never waits for the lock.
- * Return: how many were found.  Context: a worker between two tasks, or
- * the sentinel.
+ * A worker between two tasks, while work waits and every slot is held:
+ * check the workers on the watch list (perf switch records: a memory load
+ * each) and release the slot of any that went to sleep in its callback.
+ * A block is then seen within about one task length or RP_SCAN_PERIOD_US,
+ * at no cost in wake-ups; the regulator remains for when every running
+ * worker is blocked, and for workers without a perf monitor.  At most one
+ * scan per RP_SCAN_PERIOD_US, pool-wide, and never waiting for the lock.
+ * Context: a worker holding a slot, between two tasks; @now is the time.
  */
-static unsigned scan_watch(rp_pool *pool, uint64_t now)
+void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 {
 	struct detected d = { 0 };
 
-	if (pthread_mutex_trylock(&pool->lock))
-		return 0;
+	/* The clock first: the queues' counters are lines that posters and
+	 * other workers write, too costly to read at every task boundary. */
+	if (!pool->reg.perf_ok || !claim_scan(pool, now) || rp__queues_empty(pool) ||
+	    pthread_mutex_trylock(&pool->lock))
+		return;
 	for (unsigned i = 0; i < pool->reg.nwatch;) {
 		struct rp_worker *w = pool->reg.watch[i];
 		int st = atomic_load(&w->state);
@@ -190,118 +180,9 @@ static unsigned scan_watch(rp_pool *pool, uint64_t now)
 		i++;
 	}
 	pthread_mutex_unlock(&pool->lock);
-	release_detected(pool, &d);
-	if (d.n)
-		sentinel_kick(pool, false);
-	return d.n;
-}
-
-/*
- * A worker between two tasks, while work waits and every slot is held:
- * scan the watch list.  A block is then seen within about one task length
- * or RP_SCAN_PERIOD_US, at no cost in wake-ups; the sentinel and the
- * regulator remain for when every running worker is blocked, and the
- * regulator for workers without a perf monitor.  At most one scan per
- * RP_SCAN_PERIOD_US, pool-wide.
- * Context: a worker holding a slot, between two tasks; @now is the time.
- */
-void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
-{
-	/* The clock first: the queues' counters are lines that posters and
-	 * other workers write, too costly to read at every task boundary. */
-	if (!pool->reg.perf_ok || !claim_scan(pool, now) || rp__queues_empty(pool))
-		return;
-	scan_watch(pool, now);
 	atomic_fetch_add_explicit(&pool->reg.worker_scans, 1, memory_order_relaxed);
+	release_detected(pool, &d);
 }
-
-/* ------------------------------------------------------------------ the sentinel */
-
-static void *sentinel_main(void *arg)
-{
-	rp_pool *pool = arg;
-	struct rp_regulator *reg = &pool->reg;
-	const struct timespec period = { 0, RP_SENTINEL_PERIOD_US * 1000 };
-	struct sched_param sp = { 0 };
-	char name[16];
-
-	snprintf(name, sizeof(name), "%s-sn", pool->name);
-	pthread_setname_np(pthread_self(), name);
-	/* The default 50 us of timer slack would double its period. */
-	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
-	/* Refused (a seccomp filter): the regulator keeps its warm period. */
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp)) {
-		atomic_store(&reg->sn_state, RP_SN_FAILED);
-		return NULL;
-	}
-	for (;;) {
-		uint32_t st = atomic_load(&reg->sn_state);
-		uint32_t awake = RP_SN_AWAKE, asleep = RP_SN_ASLEEP;
-
-		if (st == RP_SN_STOP)
-			break;
-		if (st == RP_SN_ASLEEP) {
-			rp__futex_wait(&reg->sn_state, RP_SN_ASLEEP, NULL);
-			continue;
-		}
-		if (rp__now_ns() > atomic_load(&reg->sn_until)) {
-			/* Pairs with sentinel_kick(), which stores sn_until,
-			 * then exchanges the state: a kick between our look
-			 * and our CAS leaves a new sn_until, seen here. */
-			if (atomic_compare_exchange_strong(&reg->sn_state, &awake, RP_SN_ASLEEP) &&
-			    rp__now_ns() <= atomic_load(&reg->sn_until))
-				atomic_compare_exchange_strong(&reg->sn_state, &asleep, RP_SN_AWAKE);
-			continue;
-		}
-		clock_nanosleep(CLOCK_MONOTONIC, 0, &period, NULL);
-		if (sampling_off() || !needed(pool))
-			continue;
-		atomic_fetch_add_explicit(&reg->sn_scans, 1, memory_order_relaxed);
-		if (scan_watch(pool, rp__now_ns()))
-			atomic_fetch_add_explicit(&reg->sn_found, 1, memory_order_relaxed);
-	}
-	return NULL;
-}
-
-/*
- * Blocks were found: keep the sentinel awake for RP_SENTINEL_LINGER_NS
- * more, starting it the first time if @may_start (the regulator: it alone
- * starts it, so that destroy, which stops the regulator first, finds it
- * started or never to be).  Context: any thread.
- */
-static void sentinel_kick(rp_pool *pool, bool may_start)
-{
-	struct rp_regulator *reg = &pool->reg;
-	uint32_t st;
-
-	if (!reg->perf_ok)
-		return;
-	atomic_store(&reg->sn_until, rp__now_ns() + RP_SENTINEL_LINGER_NS);
-	st = atomic_load(&reg->sn_state);
-	if (st == RP_SN_AWAKE || st == RP_SN_FAILED || st == RP_SN_STOP)
-		return;
-	if (st == RP_SN_NONE) {
-		if (!may_start)
-			return;
-		atomic_store(&reg->sn_state, RP_SN_AWAKE);
-		/* The regulator blocks every signal: so does the sentinel. */
-		if (rp__fault(RP_FAULT_THREAD_REG) ||
-		    pthread_create(&reg->sn_thread, NULL, sentinel_main, pool))
-			atomic_store(&reg->sn_state, RP_SN_FAILED);
-		else
-			reg->sn_joinable = true;
-		return;
-	}
-	if (atomic_exchange(&reg->sn_state, RP_SN_AWAKE) == RP_SN_ASLEEP)
-		rp__futex_wake(&reg->sn_state, 1);
-}
-
-static bool sentinel_awake(rp_pool *pool)
-{
-	return atomic_load_explicit(&pool->reg.sn_state, memory_order_relaxed) == RP_SN_AWAKE;
-}
-
-/* ------------------------------------------------------------------ the regulator */
 
 static void *regulator_main(void *arg)
 {
@@ -353,10 +234,8 @@ static void *regulator_main(void *arg)
 			 * when every running worker is blocked at once only
 			 * the regulator can see it.  (Perf only: a /proc
 			 * round costs microseconds per running worker.) */
-			if (det != detected && pool->reg.perf_ok) {
+			if (det != detected && pool->reg.perf_ok)
 				warm = RP_WARM_ROUNDS;
-				sentinel_kick(pool, true);
-			}
 			else if (warm)
 				warm--;
 			detected = det;
@@ -387,9 +266,9 @@ static void *regulator_main(void *arg)
 		 * their children, so none is left to scan), look again soon;
 		 * otherwise once a period.  A pending spawn retry waits its
 		 * backoff when nothing needs sampling. */
-		period_ns = fast			     ? RP_SCAN_PERIOD_US * 1000ull
-			    : warm && !sentinel_awake(pool) ? RP_WARM_PERIOD_US * 1000ull
-							     : RP_SAMPLE_PERIOD_US * 1000ull;
+		period_ns = fast   ? RP_SCAN_PERIOD_US * 1000ull
+			    : warm ? RP_WARM_PERIOD_US * 1000ull
+				   : RP_SAMPLE_PERIOD_US * 1000ull;
 		if (retry_ns && (!sampling || retry_ns < period_ns))
 			period_ns = retry_ns;
 		/* On the futex word rather than in nanosleep(), so that
@@ -439,10 +318,4 @@ void rp__regulator_stop(rp_pool *pool)
 	atomic_store(&reg->active, 2);	/* ends both of its waits */
 	rp__futex_wake(&reg->active, 1);
 	pthread_join(reg->thread, NULL);
-	/* Started by the regulator only, which has exited. */
-	atomic_store(&reg->sn_state, RP_SN_STOP);
-	if (reg->sn_joinable) {
-		rp__futex_wake(&reg->sn_state, 1);
-		pthread_join(reg->sn_thread, NULL);
-	}
 }

@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -476,104 +475,6 @@ START_TEST(test_regulator_blocked_keep_monitors)
 }
 END_TEST
 
-static void note_ran(void *arg)
-{
-	atomic_store((_Atomic int *)arg, 1);
-}
-
-static bool flag_set(void *arg)
-{
-	return atomic_load((_Atomic int *)arg);
-}
-
-/* The scheduling policy of this process's thread named @name, or -1. */
-static int policy_of_thread(const char *name)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int policy = -1;
-
-	while (d && (e = readdir(d))) {
-		char path[300], comm[32] = "";
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-		if (!strcmp(comm, name)) {
-			policy = sched_getscheduler(atoi(e->d_name));
-			break;
-		}
-	}
-	if (d)
-		closedir(d);
-	return policy;
-}
-
-static bool pool_settled(void *arg)
-{
-	struct rp_stats st;
-
-	return rp_pool_stats(arg, &st) == 0 && !st.running && !st.blocked && !st.queued;
-}
-
-/*
- * Every running worker blocked at once, with work waiting: no worker is
- * left to scan, and the sentinel, a SCHED_IDLE thread the regulator
- * starts once blocks come, finds the blocks on the CPUs they left idle.
- * Rounds of two unhinted blocks on a pool of C = 2, until the sentinel
- * found one (the regulator, sampling every 1 ms beside it, may win some).
- */
-START_TEST(test_regulator_sentinel_sees_all_blocked)
-{
-	unsigned long long found = 0;
-	char name[16];
-	int round;
-	rp_pool *pool;
-
-	set_monitor();
-	pool = t_pool(2, 0, 0, 0);
-	if (monitor || !pool->reg.perf_ok) {
-		ck_assert_int_eq(rp_pool_destroy(pool), 0);
-		return;
-	}
-	for (round = 0; round < 200 && !found; round++) {
-		struct blocker b[2];
-		_Atomic int noted = 0;
-
-		memset(b, 0, sizeof(b));
-		for (int i = 0; i < 2; i++) {
-			ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
-			ck_assert(t_wait_until(started, &b[i], 15000));
-		}
-		ck_assert_int_eq(rp_post(pool, note_ran, &noted), 0);
-		if (!t_wait_until(flag_set, &noted, 15000)) {
-			t_dump(pool, "no block of the two was seen");
-			ck_abort();
-		}
-		for (int i = 0; i < 2; i++)
-			releaser(&b[i]);
-		ck_assert(t_wait_until(pool_settled, pool, 15000));
-		found = atomic_load(&pool->reg.sn_found);
-	}
-	if (!found) {
-		t_dump(pool, "the sentinel found no block");
-		ck_abort();
-	}
-	printf("sentinel: first find in round %d of 200, %llu scans\n", round,
-	       atomic_load(&pool->reg.sn_scans));
-	snprintf(name, sizeof(name), "%s-sn", pool->name);
-	ck_assert_int_eq(policy_of_thread(name), SCHED_IDLE);
-	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-}
-END_TEST
-
 /* A callback in a hinted wait until its gate opens. */
 struct gate {
 	struct t_event open;
@@ -734,7 +635,6 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_monitor_kind);
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
 	tcase_add_test(tc, test_regulator_blocked_keep_monitors);
-	tcase_add_test(tc, test_regulator_sentinel_sees_all_blocked);
 	tcase_add_test(tc, test_regulator_sees_short_lived_sleepers);
 	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	tcase_add_test(tc, test_regulator_monitors_leave_parked_workers);
