@@ -81,7 +81,9 @@ static bool can_ipc_lock(void)
  * up and the replacement opens one: a close, an munmap that shoots down
  * the other CPUs' TLBs, a perf_event_open and an mmap per block.  W3b on
  * 2 vCPUs (3 tasks in 10 sleep 2 ms, ~26 workers) did ~3,000 of those in
- * 1.5 s, and ran 27% faster with 30 monitors instead of 6.
+ * 1.5 s, and ran 9-27% faster with 30 monitors instead of 6 (two A/B
+ * runs, issue 14).  The price: workers' scans walk up to that many
+ * records, a load each.
  */
 static unsigned monitor_slack(const rp_pool *pool, uint64_t room)
 {
