@@ -186,12 +186,25 @@ END_TEST
  */
 #define NEAR_WAIT_MS 20000u
 
+struct near;
+
+/* A callback that moves its worker to @cpu, and with @blocks stays in a
+ * hinted block until @go, so that its worker parks there afterwards. */
+struct near_role {
+	struct near *n;
+	int cpu;
+	bool blocks;
+	struct t_event go;
+	_Atomic pid_t tid;
+};
+
 struct near {
 	rp_pool *pool;
 	int cpu[2];
 	bool hinted;
-	struct t_event go_a, go_b, f_done;
-	_Atomic pid_t tid_a, tid_b, tid_c, tid_t, tid_f;
+	struct near_role a, b, c;
+	struct t_event f_done;
+	_Atomic pid_t tid_t, tid_f;
 	_Atomic int cpu_f;
 	_Atomic int pin_err;
 };
@@ -213,34 +226,17 @@ static void pin_to(struct near *n, int cpu)
 		atomic_store(&n->pin_err, err);
 }
 
-static void near_a(void *arg)
+static void near_role_fn(void *arg)
 {
-	struct near *n = arg;
+	struct near_role *r = arg;
 
-	atomic_store(&n->tid_a, my_tid());
-	pin_to(n, n->cpu[1]);
+	atomic_store(&r->tid, my_tid());
+	pin_to(r->n, r->cpu);
+	if (!r->blocks)
+		return;
 	rp_blocking_begin();
-	t_event_wait(&n->go_a);
+	t_event_wait(&r->go);
 	rp_blocking_end();
-}
-
-static void near_b(void *arg)
-{
-	struct near *n = arg;
-
-	atomic_store(&n->tid_b, my_tid());
-	pin_to(n, n->cpu[0]);
-	rp_blocking_begin();
-	t_event_wait(&n->go_b);
-	rp_blocking_end();
-}
-
-static void near_c(void *arg)
-{
-	struct near *n = arg;
-
-	atomic_store(&n->tid_c, my_tid());
-	pin_to(n, n->cpu[0]);
 }
 
 static void near_f(void *arg)
@@ -301,21 +297,24 @@ static void check_wakes_on_its_cpu(bool hinted)
 		printf("wakes_on_its_cpu: needs two CPUs, has %d\n", k);
 		return;
 	}
+	n.a = (struct near_role){ .n = &n, .cpu = n.cpu[1], .blocks = true };
+	n.b = (struct near_role){ .n = &n, .cpu = n.cpu[0], .blocks = true };
+	n.c = (struct near_role){ .n = &n, .cpu = n.cpu[0] };
 	n.pool = t_pool(1, 0, 0, 0);
 	ic.pool = n.pool;
 	/* A blocks (hinted), so B runs on a replacement, blocks too, and C
 	 * runs on a third worker, which parks first, on CPU 0; then A's
 	 * worker parks on CPU 1, and B's on CPU 0.  The idle stack, top
 	 * first: B's (CPU 0), A's (CPU 1), C's (CPU 0). */
-	ck_assert_int_eq(rp_post(n.pool, near_a, &n), 0);
-	ck_assert_int_eq(rp_post(n.pool, near_b, &n), 0);
-	ck_assert_int_eq(rp_post(n.pool, near_c, &n), 0);
+	ck_assert_int_eq(rp_post(n.pool, near_role_fn, &n.a), 0);
+	ck_assert_int_eq(rp_post(n.pool, near_role_fn, &n.b), 0);
+	ck_assert_int_eq(rp_post(n.pool, near_role_fn, &n.c), 0);
 	ic.want = 1;
 	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "C's worker never parked");
-	t_event_set(&n.go_a);
+	t_event_set(&n.a.go);
 	ic.want = 2;
 	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "A's worker never parked");
-	t_event_set(&n.go_b);
+	t_event_set(&n.b.go);
 	ic.want = 3;
 	ck_assert_msg(t_wait_until(idle_reached, &ic, NEAR_WAIT_MS), "B's worker never parked");
 	ck_assert_int_eq(atomic_load(&n.pin_err), 0);
@@ -324,12 +323,12 @@ static void check_wakes_on_its_cpu(bool hinted)
 	 * but on CPU 1. */
 	ck_assert_int_eq(rp_post(n.pool, near_t, &n), 0);
 	ck_assert_msg(t_wait_until(f_done_set, &n.f_done, NEAR_WAIT_MS), "F never ran");
-	ck_assert_msg(atomic_load(&n.tid_f) == atomic_load(&n.tid_c),
+	ck_assert_msg(atomic_load(&n.tid_f) == atomic_load(&n.c.tid),
 		      "%s block: F ran on thread %d (CPU %d), not on %d, the worker idle on "
 		      "CPU %d (A's %d on CPU %d, B's %d; T on %d)",
 		      hinted ? "hinted" : "unhinted", (int)atomic_load(&n.tid_f),
-		      atomic_load(&n.cpu_f), (int)atomic_load(&n.tid_c), n.cpu[0],
-		      (int)atomic_load(&n.tid_a), n.cpu[1], (int)atomic_load(&n.tid_b),
+		      atomic_load(&n.cpu_f), (int)atomic_load(&n.c.tid), n.cpu[0],
+		      (int)atomic_load(&n.a.tid), n.cpu[1], (int)atomic_load(&n.b.tid),
 		      (int)atomic_load(&n.tid_t));
 	ck_assert_int_eq(atomic_load(&n.cpu_f), n.cpu[0]);
 	ck_assert_int_eq(rp_pool_destroy(n.pool), 0);
