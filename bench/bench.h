@@ -91,6 +91,7 @@ struct config {
 	unsigned cores;			/* CPUs in the affinity mask: "ideal" divides by it */
 	uint64_t w2_ns;			/* W2: length of the posting window */
 	uint64_t idle_ns;		/* idle: length of the idle window */
+	uint64_t direct_ns;		/* W9: length of the measured window */
 	uint64_t slow_ns;		/* a run slower than this is stopped and reported */
 	uint64_t stall_ns;		/* no progress and no CPU this long: a deadlock */
 	double iters_per_us;		/* CPU work calibration, done once per run */

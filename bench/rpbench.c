@@ -237,9 +237,9 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rpbench [--quick | --full] [--out DIR] [--peers a,b] [--workloads a,b]\n"
 		"               [--threads N] [--reps N]\n"
-		"  --quick          3 repetitions, W2 for 1.0 s, idle for 0.5 s, runs stopped\n"
+		"  --quick          3 repetitions, W2 and W9 for 1.0 s, idle for 0.5 s, runs stopped\n"
 		"                   after 10 s, deadlock after a 0.5 s stall (the default)\n"
-		"  --full           5 repetitions, W2 for 1.5 s, idle for 1 s, runs stopped\n"
+		"  --full           5 repetitions, W2 for 1.5 s, W9 for 2 s, idle for 1 s, runs stopped\n"
 		"                   after 30 s, deadlock after a 1 s stall\n"
 		"  --out DIR        also write report.md, summary.csv, runs.csv and plot data\n"
 		"                   to DIR (bench/plot.sh DIR draws the plots)\n"
@@ -318,6 +318,7 @@ static void set_mode(struct config *cfg, bool full)
 	cfg->reps = full ? 5 : 3;
 	cfg->w2_ns = full ? 3 * NSEC_PER_SEC / 2 : NSEC_PER_SEC;
 	cfg->idle_ns = full ? NSEC_PER_SEC : NSEC_PER_SEC / 2;
+	cfg->direct_ns = full ? 2 * NSEC_PER_SEC : NSEC_PER_SEC;
 	cfg->slow_ns = (full ? 30 : 10) * NSEC_PER_SEC;
 	cfg->stall_ns = full ? NSEC_PER_SEC : NSEC_PER_SEC / 2;
 }

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <semaphore.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -866,6 +868,231 @@ static int run_w5(const struct variant *v, const struct config *cfg, struct shar
 	return 0;
 }
 
+/* ----------------------------------------------------------------------- W9 */
+
+/*
+ * W9: short uninterruptible blocks, the case a sampling detector is slowest
+ * for.  64 clients in a closed loop each read 4-32 KiB with O_DIRECT from a
+ * file on the local disk (a read that sleeps in D state for about 100 µs
+ * here), then spend W9_CPU_NS building the reply; the pool is not told.  As
+ * in nginx with `directio`, an event loop outside the pool (this process's
+ * main thread) posts each request and takes each reply back: a task pushes
+ * its client onto a lock-free stack and wakes the loop only when it sleeps.
+ */
+#define W9_CLIENTS 64U
+#define W9_FILE_BYTES (256UL << 20)
+#define W9_BLOCK 4096UL
+#define W9_CPU_NS (10 * NSEC_PER_USEC)
+#define W9_WARM_NS (200 * NSEC_PER_MSEC)
+#define W9_MAX_SAMPLES (1UL << 20)
+
+struct w9_client {
+	struct w9_client *next;		/* on w9_done */
+	uint64_t post_ns, end_ns;
+	uint64_t rng;
+	void *buf;			/* W9_BLOCK-aligned, 32 KiB */
+	int err;
+};
+
+static int w9_fd = -1;
+static _Atomic(struct w9_client *) w9_done;
+static atomic_uint w9_seq;		/* futex word: bumped to wake the loop */
+static atomic_bool w9_sleeping;
+
+static uint64_t w9_next(uint64_t *s)
+{
+	/* xorshift64: cheap, and each client has its own sequence. */
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void w9_task(void *arg)
+{
+	struct w9_client *c = arg;
+	uint64_t r = w9_next(&c->rng);
+	size_t len = W9_BLOCK << (r % 4);			/* 4, 8, 16 or 32 KiB */
+	off_t off = (off_t)((r >> 8) % (W9_FILE_BYTES / W9_BLOCK - 8) * W9_BLOCK);
+
+	block_begin();
+	ssize_t n = pread(w9_fd, c->buf, len, off);
+	block_end();
+	c->err = n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+	burn_ns(W9_CPU_NS);
+	c->end_ns = bench_now_ns();
+	progress();
+
+	struct w9_client *head = atomic_load_explicit(&w9_done, memory_order_relaxed);
+	do
+		c->next = head;
+	while (!atomic_compare_exchange_weak(&w9_done, &head, c));
+	/* Pairs with the loop's store of w9_sleeping and its recheck of the stack. */
+	if (atomic_load(&w9_sleeping)) {
+		atomic_fetch_add(&w9_seq, 1);
+		if (futex(&w9_seq, FUTEX_WAKE_PRIVATE, 1) < 0)
+			bench_fatal("futex wake", errno);
+	}
+}
+
+/* The clients whose replies came back; sleeps until there is one. */
+static struct w9_client *w9_take(void)
+{
+	for (;;) {
+		struct w9_client *got = atomic_exchange(&w9_done, NULL);
+		if (got != NULL)
+			return got;
+		unsigned seq = atomic_load(&w9_seq);
+		atomic_store(&w9_sleeping, true);
+		if (atomic_load(&w9_done) == NULL &&
+		    futex(&w9_seq, FUTEX_WAIT_PRIVATE, seq) < 0 && errno != EAGAIN && errno != EINTR)
+			bench_fatal("futex wait", errno);
+		atomic_store(&w9_sleeping, false);
+	}
+}
+
+/*
+ * The file W9 reads: RPBENCH_DIRECT_FILE, else /var/tmp (not /tmp, which
+ * may be a tmpfs without O_DIRECT).  Written once, reused by later runs.
+ */
+static int w9_open(void)
+{
+	const char *path = getenv("RPBENCH_DIRECT_FILE");
+	struct stat st;
+
+	if (path == NULL || path[0] == '\0')
+		path = "/var/tmp/rpbench-direct.dat";
+	if (stat(path, &st) != 0 || (uint64_t)st.st_size != W9_FILE_BYTES) {
+		char tmp[PATH_MAX];
+		int fd;
+
+		snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		uint64_t *chunk = malloc(1UL << 20), s = 88172645463325252ULL;
+		int ret = chunk == NULL ? -ENOMEM : 0;
+		for (uint64_t done = 0; ret == 0 && done < W9_FILE_BYTES; done += 1UL << 20) {
+			for (size_t i = 0; i < (1UL << 20) / sizeof(*chunk); i++)
+				chunk[i] = w9_next(&s);
+			if (write(fd, chunk, 1UL << 20) != (ssize_t)(1UL << 20))
+				ret = -EIO;
+		}
+		if (ret == 0 && fsync(fd) != 0)
+			ret = -errno;
+		free(chunk);
+		close(fd);
+		if (ret == 0 && rename(tmp, path) != 0)
+			ret = -errno;
+		if (ret < 0) {
+			unlink(tmp);
+			return ret;
+		}
+	}
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		fprintf(stderr, "rpbench: W9: %s: %s%s\n", path, strerror(err),
+			err == EINVAL ? " (no O_DIRECT here: set RPBENCH_DIRECT_FILE)" : "");
+		return -err;
+	}
+	return fd;
+}
+
+static double w9_pct(uint64_t *lat, size_t n, unsigned permille)
+{
+	return n == 0 ? 0 : (double)percentile(lat, n, permille) / NSEC_PER_USEC;
+}
+
+static int run_w9(const struct variant *v, const struct config *cfg, struct shared *sh)
+{
+	struct result *res = &sh->res;
+	struct w9_client *cl = NULL;
+	uint64_t *lat = malloc(W9_MAX_SAMPLES * sizeof(*lat));
+	size_t nlat = 0;
+	unsigned long done = 0;
+	struct usage u0, u1;
+	int ret;
+
+	w9_fd = w9_open();
+	if (w9_fd < 0 || lat == NULL) {
+		free(lat);
+		return w9_fd < 0 ? w9_fd : -ENOMEM;
+	}
+	ret = posix_memalign((void **)&cl, 64, W9_CLIENTS * sizeof(*cl)) == 0 ? 0 : -ENOMEM;
+	for (unsigned i = 0; ret == 0 && i < W9_CLIENTS; i++) {
+		cl[i] = (struct w9_client){ .rng = 0x9e3779b97f4a7c15ULL * (i + 1) };
+		if (posix_memalign(&cl[i].buf, W9_BLOCK, 8 * W9_BLOCK) != 0)
+			ret = -ENOMEM;
+	}
+	if (ret == 0)
+		ret = pool_init(v, cfg, sh);
+	if (ret < 0)
+		goto out;
+
+	/* Every client's first request; then each reply brings the next. */
+	uint64_t t0 = bench_now_ns(), start = t0 + W9_WARM_NS, stop = start + cfg->direct_ns;
+	unsigned out = 0;
+	for (unsigned i = 0; i < W9_CLIENTS && ret == 0; i++) {
+		cl[i].post_ns = bench_now_ns();
+		ret = post(w9_task, &cl[i]);
+		out += ret == 0;
+	}
+	/* CPU and switches from the first reply in the window to the first after it. */
+	enum { WARM, MEASURING, DRAINING } phase = WARM;
+	usage_get(&u0);
+	u1 = u0;
+	while (out > 0) {
+		struct w9_client *c = w9_take();
+		uint64_t now = bench_now_ns();
+
+		if (phase == WARM && now >= start) {
+			phase = MEASURING;
+			usage_get(&u0);
+		}
+		if (phase == MEASURING && now >= stop) {
+			phase = DRAINING;
+			usage_get(&u1);
+		}
+		for (struct w9_client *next; c != NULL; c = next) {
+			next = c->next;
+			out--;
+			if (c->err < 0 && ret == 0)
+				ret = c->err;
+			/* Throughput: the replies that came back inside the
+			 * window; latency: every request posted inside it,
+			 * however late its reply (the drain waits for it). */
+			if (c->end_ns >= start && c->end_ns < stop)
+				done++;
+			if (c->post_ns >= start && c->post_ns < stop && nlat < W9_MAX_SAMPLES)
+				lat[nlat++] = c->end_ns - c->post_ns;
+			if (now < stop && ret == 0) {
+				c->post_ns = bench_now_ns();
+				ret = post(w9_task, c);
+				out += ret == 0;
+			}
+		}
+	}
+	v->peer->fini(cur_pool);
+	if (ret < 0)
+		goto out;
+	usage_result(res, &u0, &u1);
+	qsort(lat, nlat, sizeof(*lat), cmp_u64);
+	res->v[0] = (double)done * NSEC_PER_SEC / (double)cfg->direct_ns;
+	res->v[1] = w9_pct(lat, nlat, 500);
+	res->v[2] = w9_pct(lat, nlat, 990);
+	res->v[3] = done == 0 ? 0 : res->cpu_ms * 1000.0 / (double)done;
+	res->done = res->total = done;
+out:
+	if (cl != NULL)
+		for (unsigned i = 0; i < W9_CLIENTS; i++)
+			free(cl[i].buf);
+	free(cl);
+	free(lat);
+	close(w9_fd);
+	return ret;
+}
+
 /* ------------------------------------------------------------------- table */
 
 const struct workload bench_workloads[] = {
@@ -963,6 +1190,18 @@ const struct workload bench_workloads[] = {
 		.limit_ns = 30 * NSEC_PER_SEC,
 		.run = run_w5,
 		.ideal = w5_ideal,
+	},
+	{
+		.name = "W9",
+		.title = "64 clients in a closed loop: O_DIRECT reads of 4-32 KiB from the local disk "
+			 "(no hint), then 10 µs CPU",
+		.nmetrics = 4,
+		.metrics = { { "throughput", "reads/s", true }, { "p50", "µs", false },
+			     { "p99", "µs", false }, { "CPU per read", "µs", false } },
+		.sizes = { 8, 32, 64 },
+		.hint_variant = true,
+		.limit_ns = 60 * NSEC_PER_SEC,
+		.run = run_w9,
 	},
 };
 const unsigned bench_nworkloads = sizeof(bench_workloads) / sizeof(bench_workloads[0]);
