@@ -66,11 +66,11 @@ void rp__pool_dump(rp_pool *pool, FILE *f)
 	bool locked = pthread_mutex_trylock(&pool->lock) == 0;
 
 	fprintf(f,
-		"ringpool %s (%p)%s: C %u threads %u idle %u running %u spinning %u blocked %u "
+		"ringpool %s (%p)%s: C %u slots %u threads %u idle %u running %u spinning %u blocked %u "
 		"admitting %u handed %u active %u stopping %d\n"
 		"  queued: high %zu normal %zu low %zu, deques %lu (stalled %u), dropped %llu\n",
 		pool->name, (void *)pool, locked ? "" : " [lock held elsewhere]",
-		pool->concurrency, atomic_load(&pool->nthreads), atomic_load(&pool->nidle),
+		pool->concurrency, rp__slots(pool), atomic_load(&pool->nthreads), atomic_load(&pool->nidle),
 		atomic_load(&pool->running), atomic_load(&pool->nspinning),
 		atomic_load(&pool->nblocked), atomic_load(&pool->nadmit), atomic_load(&pool->nhand),
 		pool->nactive, pool->stopping, rp__fifo_len(&pool->q[RP_PRIORITY_HIGH]),

@@ -194,6 +194,16 @@ void rp__slot_release_near(rp_pool *pool, int cpu)
 	} while (rp__admit_waiters(pool));
 }
 
+/* A slot was added (rp__slots_widen()): pass it on as a freed one, to a
+ * worker waiting for admission first, else to queued work. */
+void rp__slot_offer_near(rp_pool *pool, int cpu)
+{
+	if (atomic_load(&pool->nadmit) && rp__admit_waiters(pool))
+		rp__slot_release_near(pool, cpu);
+	else if (!rp__queues_empty(pool))
+		release_worker(pool, cpu);
+}
+
 /* Give back a slot that was reserved and never used (slot.c); a waiter for
  * admission still gets it, or else queued work. */
 static void slot_unreserve(rp_pool *pool)

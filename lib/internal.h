@@ -76,6 +76,9 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_BLOCK_MIN_US 10u        /* a perf-watched sleep counts once this old */
 #define RP_SCAN_PERIOD_US 20u      /* scans by workers between tasks, and by the
                                     * regulator while it keeps finding blocks */
+#define RP_OVERCOMMIT 3u           /* slots beyond C, per C, while unhinted blocks
+                                    * are seen (slot.c) ... */
+#define RP_OVERCOMMIT_US 5000u     /* ... until this long after the last one */
 #define RP_NPRIO 3
 
 /* ------------------------------------------------------------------ fifo.c */
@@ -186,6 +189,9 @@ struct rp_monitor {
 	                              *    back by a sampler or a claimer, under the lock) */
 	void *perf_map;              /* L: perf ring (meta page + 1 data page) */
 	bool timed;                  /* L: its records carry CLOCK_MONOTONIC time */
+	bool by_clock;               /* L: its last "blocked" came from the CPU-time
+	                              *    clock, which cannot tell a preempted thread
+	                              *    from a sleeping one */
 	int proc_fd;                 /* S: cached /proc stat fd, -1 if none */
 	clockid_t cpu_clock;         /* W, set before the worker's first task: its
 	                              *    thread CPU-time clock (clock_sample()) */
@@ -280,6 +286,8 @@ struct rp_regulator {
 	unsigned nwatch;               /* L */
 	rp_aligned _Atomic uint64_t next_scan; /* A: CLOCK_MONOTONIC ns before which
 	                                *    nobody scans again (one claims it by CAS) */
+	_Atomic uint64_t wide_until;   /* A: CLOCK_MONOTONIC ns: pool->slots goes back
+	                                *    to C after this (slot.c) */
 };
 
 /* ------------------------------------------------------------------ pool */
@@ -299,6 +307,8 @@ struct rp_pool {
 
 	/* A: hot counters, each on its own line. */
 	rp_aligned _Atomic unsigned running;  /* slots held (SEEK + RUN workers) */
+	_Atomic unsigned slots;               /* slots in force: C, or more while unhinted
+	                                       * blocks are seen (slot.c: over-commit) */
 	rp_aligned _Atomic unsigned nspinning; /* SEEK workers that have no task yet: they
 	                                       * will look at the queues, so posts wake nobody */
 	_Atomic unsigned nidle;               /* on the idle stack */
@@ -372,7 +382,16 @@ unsigned long long rp__queued(rp_pool *pool);
 bool rp__find_work(struct rp_worker *w, rp_fn **fn, void **arg);
 
 /* slot.c: slots, admission, worker state transitions */
+/* Slots in force (slot.c): pool->concurrency, or more while over-committed. */
+static inline unsigned rp__slots(rp_pool *pool)
+{
+	return atomic_load_explicit(&pool->slots, memory_order_relaxed);
+}
+
 bool rp__slot_try_acquire(rp_pool *pool);
+bool rp__slots_widen(rp_pool *pool, uint64_t now);
+void rp__slots_narrow(rp_pool *pool, uint64_t now);
+void rp__slots_reset(rp_pool *pool);
 bool rp__slot_return(rp_pool *pool);
 bool rp__admit_waiters(rp_pool *pool);
 bool rp__w_hint(struct rp_worker *w);
@@ -410,6 +429,7 @@ static inline bool rp__w_finish(struct rp_worker *w)
 /* idle.c: the idle stack, wake-ups, releasing workers, parking */
 void rp__slot_release(rp_pool *pool);
 void rp__slot_release_near(rp_pool *pool, int cpu);
+void rp__slot_offer_near(rp_pool *pool, int cpu);
 bool rp__release_worker(rp_pool *pool);
 bool rp__handoff(rp_pool *pool, rp_fn *fn, void *arg);
 bool rp__idle_park(struct rp_worker *w, bool holding);

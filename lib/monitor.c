@@ -516,13 +516,16 @@ bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool 
 	if (m->perf_map)
 		v = perf_sample(m, now, &head);
 	/* A switch record is exact: asleep now, and not preempted. */
-	if (v == ONCPU_NO)
+	if (v == ONCPU_NO) {
+		m->by_clock = false;
 		return true;
+	}
 	if (perf_only)
 		return false;
 	if (v == ONCPU_UNKNOWN && !pool->reg.clock_only)
 		v = proc_sample(pool, w);
-	if (v == ONCPU_UNKNOWN)
+	m->by_clock = v == ONCPU_UNKNOWN;
+	if (m->by_clock)
 		v = clock_sample(m);
 	if (v != ONCPU_NO) {
 		m->strikes = 0;

@@ -12,7 +12,7 @@ static void see_work(rp_pool *pool)
 	 * spinning worker that finds work wakes the next one itself. */
 	if (atomic_load(&pool->nspinning))
 		return;
-	if (atomic_load(&pool->running) < pool->concurrency)
+	if (atomic_load(&pool->running) < rp__slots(pool))
 		rp__release_worker(pool);
 	else
 		rp__regulator_kick(pool);

@@ -17,8 +17,10 @@
  *
  * A worker seen blocked (monitor.c) loses its slot (RUN -> DETECTED), which
  * releases a replacement at once; when it is seen on a CPU again, or when
- * its callback returns, it takes a slot back (DETECTED -> RUN/SEEK), past C
- * if need be; the next task boundary brings the count back to C.
+ * its callback returns, it takes a slot back (DETECTED -> RUN/SEEK), past
+ * the slots in force if need be; the next task boundary brings the count
+ * back.  A block seen exactly also adds a slot for a while (over-commit,
+ * slot.c), and the regulator takes the added slots back once blocks stop.
  *
  * The regulator is also the pool's agent of last resort: every pool has it
  * from its first post on (a post that cannot start it fails), and when
@@ -62,7 +64,7 @@ static bool retry_spawn(rp_pool *pool)
 
 static bool needed(rp_pool *pool)
 {
-	return atomic_load(&pool->running) >= pool->concurrency && !rp__queues_empty(pool);
+	return atomic_load(&pool->running) >= rp__slots(pool) && !rp__queues_empty(pool);
 }
 
 /* Move @w (RUN) to DETECTED if it is seen off CPU, giving its monitor up if
@@ -89,26 +91,31 @@ static void undetect_locked(rp_pool *pool, struct rp_worker *w)
 }
 
 /* The CPUs of the workers a round saw blocked: a replacement that last
- * ran on one of them is woken there (rp__slot_release_near()). */
+ * ran on one of them is woken there (rp__slot_release_near()).  @wide: of
+ * those, how many added a slot (over-commit, slot.c). */
 #define RP_DETECTED_MAX 8
 struct detected {
-	unsigned n;
+	unsigned n, wide;
 	int cpu[RP_DETECTED_MAX];
 };
 
-static void note_detected(struct detected *d, struct rp_worker *w)
+static void note_detected(rp_pool *pool, struct detected *d, struct rp_worker *w, uint64_t now)
 {
 	if (d->n < RP_DETECTED_MAX)
 		d->cpu[d->n] = atomic_load_explicit(&w->cpu, memory_order_relaxed);
 	d->n++;
+	if (!w->mon.by_clock && rp__slots_widen(pool, now))
+		d->wide++;
 }
 
-/* Release the slots of the workers just seen blocked: to queued work, or
- * to admission waiters. */
+/* Release the slots of the workers just seen blocked, and offer the ones
+ * over-commit added: to queued work, or to admission waiters. */
 static void release_detected(rp_pool *pool, const struct detected *d)
 {
 	for (unsigned i = 0; i < d->n; i++)
 		rp__slot_release_near(pool, i < RP_DETECTED_MAX ? d->cpu[i] : -1);
+	for (unsigned i = 0; i < d->wide; i++)
+		rp__slot_offer_near(pool, i < RP_DETECTED_MAX ? d->cpu[i] : -1);
 }
 
 /* The regulator's round: every worker, by perf or /proc.  Return: how many
@@ -125,7 +132,7 @@ static unsigned sample_all(rp_pool *pool)
 		int st = atomic_load(&w->state);
 
 		if (st == RP_W_RUN && detect_locked(pool, w, now, false))
-			note_detected(&d, w);
+			note_detected(pool, &d, w, now);
 		else if (st == RP_W_DETECTED)
 			undetect_locked(pool, w);
 	}
@@ -169,7 +176,7 @@ void rp__regulator_scan_from_worker(rp_pool *pool, uint64_t now)
 		int st = atomic_load(&w->state);
 
 		if (st == RP_W_RUN && detect_locked(pool, w, now, true)) {
-			note_detected(&d, w);
+			note_detected(pool, &d, w, now);
 			/* Its monitor stolen: the list's last entry moved into
 			 * slot i. */
 			if (i < pool->reg.nwatch && pool->reg.watch[i] != w)
@@ -197,8 +204,11 @@ static void *regulator_main(void *arg)
 	/* The default 50 us of timer slack would double the fast period. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!atomic_load(&pool->reg.stop)) {
-		bool sampling = !sampling_off() && needed(pool);
+		bool sampling;
 		uint64_t period_ns;
+
+		rp__slots_narrow(pool, rp__now_ns());
+		sampling = !sampling_off() && needed(pool);
 
 		if (atomic_load(&pool->reg.spawn_retry)) {
 			if (retry_spawn(pool))
@@ -246,6 +256,9 @@ static void *regulator_main(void *arg)
 			 * again at once.  After sampling, linger a few rounds. */
 			quiet = RP_QUIET_ROUNDS - 1;
 			fast = warm = 0;
+			/* Nothing waits for a slot: over-commit ends here
+			 * rather than at the next burst of work. */
+			rp__slots_reset(pool);
 			/* Sleep; pairs with the poster's push-then-look in
 			 * rp__post() (and with rp__regulator_retry()'s store
 			 * of spawn_retry): either it sees active == 0 and

@@ -2,8 +2,9 @@
 /*
  * Slots, admission, and the worker state machine.
  *
- * A *slot* is the right to run user code on a CPU; there are
- * pool->concurrency of them and pool->running counts those held.  A worker
+ * A *slot* is the right to run user code on a CPU; there are pool->slots
+ * of them (C, or more while over-committed, below) and pool->running
+ * counts those held.  A worker
  * holds a slot while it runs a callback (RUN) or looks for work (SEEK); it
  * gives it up when it parks, enters a hinted block, or is seen blocked.
  *
@@ -36,11 +37,57 @@ bool rp__slot_try_acquire(rp_pool *pool)
 	/* seq_cst: the look half of the Dekker pairs (a) and (c). */
 	unsigned r = atomic_load(&pool->running);
 
-	while (r < pool->concurrency) {
+	while (r < rp__slots(pool)) {
 		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1))
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Over-commit.  A block the pool is not told of is seen only some time
+ * after it began (10 us to a regulator period), and until then its slot
+ * stands idle; a read shorter than that is never seen at all.  A fixed pool
+ * of many threads pays nothing for this: another thread is already
+ * runnable on the CPU a sleeper leaves.  So while unhinted blocks keep
+ * coming, each one seen exactly (perf switch records, /proc: not the CPU
+ * clock, which takes a preempted thread for a sleeping one) adds a slot,
+ * up to (1 + RP_OVERCOMMIT) x C, and RP_OVERCOMMIT_US after the last one
+ * the slots are back at C: the regulator, which runs whenever work waits
+ * for a slot, narrows them (rp__slots_narrow()), and resets them when it
+ * goes to sleep.  Over C, workers yield their slots at task boundaries,
+ * as after an unhinted block ends.  Hinted blocks never widen: the pool
+ * knows of them at once.  (W3 and W9 on 2 vCPUs, ringpool(7).)
+ *
+ * Return: true if a slot was added; the caller offers it to waiting work
+ * (rp__slot_offer_near()).  Context: whoever saw the block, at @now.
+ */
+bool rp__slots_widen(rp_pool *pool, uint64_t now)
+{
+	unsigned s = rp__slots(pool), max = pool->concurrency * (1 + RP_OVERCOMMIT);
+
+	atomic_store_explicit(&pool->reg.wide_until, now + RP_OVERCOMMIT_US * 1000ull,
+			      memory_order_relaxed);
+	while (s < max) {
+		if (atomic_compare_exchange_weak(&pool->slots, &s, s + 1))
+			return true;
+	}
+	return false;
+}
+
+/* Back to C once RP_OVERCOMMIT_US passed without an unhinted block seen.
+ * Context: the regulator, at @now. */
+void rp__slots_narrow(rp_pool *pool, uint64_t now)
+{
+	if (rp__slots(pool) != pool->concurrency &&
+	    now >= atomic_load_explicit(&pool->reg.wide_until, memory_order_relaxed))
+		rp__slots_reset(pool);
+}
+
+/* Back to C now.  Context: the regulator, going to sleep. */
+void rp__slots_reset(rp_pool *pool)
+{
+	atomic_store_explicit(&pool->slots, pool->concurrency, memory_order_relaxed);
 }
 
 /*

@@ -276,14 +276,15 @@ static void run_until_empty(struct rp_worker *w)
 		if (w->spinning)
 			stop_spinning(w);
 		run_task(w, fn, arg);
-		/* Over C after an unhinted block ended, or a worker leaving a
-		 * hinted block wants the slot: yield it. */
+		/* Over the slots in force (after an unhinted block ended, or
+		 * once over-commit lapsed), or a worker leaving a hinted block
+		 * wants the slot: yield it. */
 		unsigned running = atomic_load_explicit(&pool->running, memory_order_relaxed);
-		if (running > pool->concurrency ||
-		    atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
+		unsigned slots = rp__slots(pool);
+		if (running > slots || atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
 			return;
 		/* Every slot held: is one of them held by a sleeper? */
-		if (running == pool->concurrency && --w->scan_countdown == 0)
+		if (running == slots && --w->scan_countdown == 0)
 			scan_tick(w);
 	}
 }

@@ -618,6 +618,92 @@ START_TEST(test_regulator_sees_short_lived_sleepers)
 }
 END_TEST
 
+/*
+ * Over-commit (slot.c): while unhinted blocks are seen exactly (perf switch
+ * records or /proc), each adds a slot, up to (1 + RP_OVERCOMMIT) x C, so
+ * more than C callbacks run; once no block has been seen for a while the
+ * pool is back at C.  The CPU clock, which takes a preempted thread for a
+ * sleeping one, never widens.
+ */
+struct overcommit {
+	struct t_conc conc;		/* CPU tasks in their callbacks */
+	_Atomic unsigned max_slots;	/* the most slots a CPU task saw */
+	rp_pool *pool;
+	struct t_latch done;
+};
+
+static void oc_sleeper(void *arg)
+{
+	struct overcommit *o = arg;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	while (nanosleep(&ts, &ts))
+		;
+	t_latch_done(&o->done);
+}
+
+static void oc_cpu(void *arg)
+{
+	struct overcommit *o = arg;
+	unsigned s = rp__slots(o->pool), m = atomic_load(&o->max_slots);
+
+	while (s > m && !atomic_compare_exchange_weak(&o->max_slots, &m, s))
+		;
+	t_conc_enter(&o->conc);
+	t_busy_us(3000);
+	t_conc_leave(&o->conc);
+	t_latch_done(&o->done);
+}
+
+static bool slots_back(void *arg)
+{
+	rp_pool *pool = arg;
+
+	return rp__slots(pool) == pool->concurrency;
+}
+
+/* Four unhinted 50 ms sleeps, then sixteen 3 ms CPU tasks, on C = 1. */
+static void overcommit_round(struct overcommit *o, unsigned sleepers)
+{
+	memset(&o->conc, 0, sizeof(o->conc));
+	atomic_store(&o->max_slots, 0);
+	t_latch_init(&o->done, sleepers + 16);
+	for (unsigned i = 0; i < sleepers; i++)
+		ck_assert_int_eq(rp_post(o->pool, oc_sleeper, o), 0);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_eq(rp_post(o->pool, oc_cpu, o), 0);
+	t_latch_wait(&o->done);
+}
+
+START_TEST(test_regulator_overcommit_while_blocks_come)
+{
+	struct overcommit o = { 0 };
+	unsigned max = 1 + RP_OVERCOMMIT;
+
+	set_monitor();
+	o.pool = t_pool(1, 0, 0, 0);
+	overcommit_round(&o, 4);
+	if (monitor && !strcmp(monitor, "clock")) {
+		t_assert_u(atomic_load(&o.max_slots), ==, 1);
+	} else {
+		/* Widened for the CPU tasks queued behind the sleepers... */
+		t_assert_u(atomic_load(&o.max_slots), >, 1);
+		t_assert_u(atomic_load(&o.max_slots), <=, max);
+		t_assert_i(atomic_load(&o.conc.peak), >=, 2);
+		t_assert_i(atomic_load(&o.conc.peak), <=, (int)max);
+		/* ...and narrowed once blocks stopped coming: C holds again. */
+		if (!t_wait_until(slots_back, o.pool, 10000)) {
+			rp__pool_dump(o.pool, stderr);
+			ck_abort_msg("slots still %u, 10 s after the last block", rp__slots(o.pool));
+		}
+		overcommit_round(&o, 0);
+		t_assert_i(atomic_load(&o.conc.peak), ==, 1);
+		t_assert_u(atomic_load(&o.max_slots), ==, 1);
+	}
+	ck_assert_int_eq(rp_pool_destroy(o.pool), 0);
+}
+END_TEST
+
 static Suite *make(const char *name)
 {
 	Suite *s = suite_create(name);
@@ -638,6 +724,7 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_sees_short_lived_sleepers);
 	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	tcase_add_test(tc, test_regulator_monitors_leave_parked_workers);
+	tcase_add_test(tc, test_regulator_overcommit_while_blocks_come);
 	suite_add_tcase(s, tc);
 	return s;
 }
