@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+
 /* Context: worker @w, in a callback. */
 void rp__block_begin(struct rp_worker *w)
 {
@@ -41,18 +43,25 @@ void rp__block_end(struct rp_worker *w)
 		rp__slot_release(w->pool);
 }
 
+/* Both leave errno as they found it: the call they bracket sets it, and
+ * its caller reads it after rp_blocking_end() (a futex wait that finds its
+ * word changed, on the admission path, would otherwise say EAGAIN). */
 RP_EXPORT void rp_blocking_begin(void)
 {
 	struct rp_worker *w = rp__self;
+	int saved = errno;
 
 	if (w && atomic_load_explicit(&w->state, memory_order_relaxed) != RP_W_IDLE)
 		rp__block_begin(w);
+	errno = saved;
 }
 
 RP_EXPORT void rp_blocking_end(void)
 {
 	struct rp_worker *w = rp__self;
+	int saved = errno;
 
 	if (w)
 		rp__block_end(w);
+	errno = saved;
 }

@@ -170,6 +170,68 @@ START_TEST(test_rp_blocking_end_admission)
 }
 END_TEST
 
+/* The hint calls leave errno alone, so the errno of the call they bracket
+ * survives rp_blocking_end(), however admission went: eight callbacks on
+ * C = 1 leave and enter blocks over and over, so admission waits, and its
+ * futex waits find their words changed (EAGAIN) now and then. */
+struct errno_run {
+	struct t_latch done;
+	_Atomic int clobbered, rounds;
+	_Atomic int last_seen;
+};
+
+static void errno_task(void *arg)
+{
+	struct errno_run *r = arg;
+
+	for (int i = 0; i < 1000; i++) {
+		errno = EXDEV;
+		rp_blocking_begin();
+		int e = errno;
+		if (e != EXDEV) {
+			atomic_fetch_add(&r->clobbered, 1);
+			atomic_store(&r->last_seen, e);
+		}
+		t_busy_us(5);
+		errno = ENOTTY;
+		rp_blocking_end();
+		e = errno;
+		if (e != ENOTTY) {
+			atomic_fetch_add(&r->clobbered, 1);
+			atomic_store(&r->last_seen, e);
+		}
+		atomic_fetch_add(&r->rounds, 1);
+	}
+	t_latch_done(&r->done);
+}
+
+static void check_errno_kept(bool pipe)
+{
+	struct errno_run r = { 0 };
+	rp_pool *pool;
+
+	if (!pipe)
+		rp__fault_set(RP_FAULT_PIPE, 0, -1, EMFILE, NULL, NULL);
+	pool = t_pool(1, 0, 0, 0);
+	rp__fault_reset();
+	t_latch_init(&r.done, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(rp_post(pool, errno_task, &r), 0);
+	t_latch_wait(&r.done);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	if (atomic_load(&r.clobbered))
+		ck_abort_msg("errno changed by the hint calls %d times in %d rounds (last: %s)",
+			     atomic_load(&r.clobbered), atomic_load(&r.rounds),
+			     strerror(atomic_load(&r.last_seen)));
+}
+
+START_TEST(test_rp_blocking_keeps_errno)
+{
+	check_errno_kept(true);
+	check_errno_kept(false);
+}
+END_TEST
+
 START_TEST(test_rp_blocking_end_admission_futex)
 {
 	check_admission(false);
@@ -452,6 +514,7 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_blocking_begin_replacement);
 	tcase_add_test(tc, test_rp_blocking_end_admission);
 	tcase_add_test(tc, test_rp_blocking_end_admission_futex);
+	tcase_add_test(tc, test_rp_blocking_keeps_errno);
 	tcase_add_test(tc, test_rp_blocking_begin_wakes_on_its_cpu);
 	tcase_add_test(tc, test_regulator_wakes_on_the_blocked_cpu);
 	tcase_add_test(tc, test_rp_blocking_begin_nested);
