@@ -295,6 +295,8 @@ struct rp_regulator {
 struct rp_pool {
 	/* I: configuration */
 	unsigned concurrency;
+	unsigned slots_max;        /* the most slots over-commit reaches (slot.c);
+	                            * tests lower it before the first post */
 	unsigned min_threads;
 	unsigned max_threads;
 	unsigned idle_timeout_ms;

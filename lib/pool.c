@@ -134,6 +134,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 	pool->adm_fd[0] = pool->adm_fd[1] = -1;
 	pool->concurrency = o.concurrency;
 	atomic_init(&pool->slots, o.concurrency);
+	pool->slots_max = o.concurrency * (1 + RP_OVERCOMMIT);
 	pool->min_threads = o.min_threads;
 	pool->max_threads = o.max_threads;
 	pool->idle_timeout_ms = o.idle_timeout_ms ? o.idle_timeout_ms : RP_DEFAULT_IDLE_TIMEOUT_MS;

@@ -91,7 +91,10 @@ static bool pop_batch(struct rp_worker *w, rp_fn **fn, void **arg)
 	void *args[RP_BATCH];
 	unsigned max = rp__deque_room(w), n;
 
-	if (max < 2)
+	/* Over-committed (slot.c), workers share the CPUs by time slices,
+	 * and a batch in a preempted worker's deque would wait out its
+	 * slice while later work ran: one at a time then. */
+	if (max < 2 || rp__slots(pool) > pool->concurrency)
 		return false;
 	max = max < RP_BATCH ? max : RP_BATCH;
 	n = rp__fifo_pop_many(&pool->q[RP_PRIORITY_NORMAL], fns, args, max, pool->concurrency);

@@ -52,7 +52,7 @@ bool rp__slot_try_acquire(rp_pool *pool)
  * runnable on the CPU a sleeper leaves.  So while unhinted blocks keep
  * coming, each one seen exactly (perf switch records, /proc: not the CPU
  * clock, which takes a preempted thread for a sleeping one) adds a slot,
- * up to (1 + RP_OVERCOMMIT) x C, and RP_OVERCOMMIT_US after the last one
+ * up to (1 + RP_OVERCOMMIT) x C (pool->slots_max), and RP_OVERCOMMIT_US after the last one
  * the slots are back at C: the regulator, which runs whenever work waits
  * for a slot, narrows them (rp__slots_narrow()), and resets them when it
  * goes to sleep.  Over C, workers yield their slots at task boundaries,
@@ -64,7 +64,7 @@ bool rp__slot_try_acquire(rp_pool *pool)
  */
 bool rp__slots_widen(rp_pool *pool, uint64_t now)
 {
-	unsigned s = rp__slots(pool), max = pool->concurrency * (1 + RP_OVERCOMMIT);
+	unsigned s = rp__slots(pool), max = pool->slots_max;
 
 	atomic_store_explicit(&pool->reg.wide_until, now + RP_OVERCOMMIT_US * 1000ull,
 			      memory_order_relaxed);
