@@ -99,9 +99,18 @@ START_TEST(test_rp_timer_set_one_shot)
 	uint64_t armed = t_now_ns();
 
 	ck_assert(!rp_timer_is_set(t));
-	/* The event ring where the workers use io_uring, else epoll. */
-	ck_assert_str_eq(atomic_load(&pool->port)->ops->name,
-			 strcmp(pool->ops->name, "uring") ? "epoll" : "uring");
+	/* The event ring where the workers use io_uring, else epoll.  Not
+	 * root, the ring may not fit: RLIMIT_MEMLOCK is the user's, shared
+	 * with every process of it (the confined suite runs tests side by
+	 * side as nobody with 64 KiB, whose workers hold rings too), and the
+	 * port then falls back to epoll, as it should. */
+	const char *port = atomic_load(&pool->port)->ops->name;
+	if (strcmp(pool->ops->name, "uring"))
+		ck_assert_str_eq(port, "epoll");
+	else if (geteuid() == 0)
+		ck_assert_str_eq(port, "uring");
+	else
+		ck_assert(!strcmp(port, "uring") || !strcmp(port, "epoll"));
 	ck_assert_int_eq(rp_timer_set(t, 20 * MS, 0, 0, 0), 0);
 	ck_assert(rp_timer_is_set(t));
 	wait_calls(&r, 1);
