@@ -182,11 +182,15 @@ static bool all_inside(void *arg)
 
 /* DESIGN rule 3: many callbacks leaving hinted blocks together never run
  * more than C at a time afterwards; by admission tokens, or, in a pool
- * that could not make its admission pipe, through the futex FIFO. */
-static void check_admission(bool pipe)
+ * that could not make its admission pipe, through the futex FIFO.
+ * Return: false if a callback was seen blocked after admission (under
+ * ThreadSanitizer its runtime's locks can put one to sleep), when the pool
+ * over-commits (slot.c) and the round does not count. */
+static bool admission_round(bool pipe)
 {
 	struct burst b = { 0 };
 	struct rp_stats st;
+	bool counts;
 
 	if (!pipe)
 		rp__fault_set(RP_FAULT_PIPE, 0, -1, EMFILE, NULL, NULL);
@@ -202,11 +206,26 @@ static void check_admission(bool pipe)
 	ck_assert_uint_eq(st.running, 0);
 	t_event_set(&b.open);
 	t_latch_wait(&b.done);
-	t_assert_i(atomic_load(&b.conc.peak), <=, 2);
-	t_assert_u(atomic_load(&b.max_running), <=, 2);
 	ck_assert_int_eq(rp_pool_stats(b.pool, &st), 0);
 	ck_assert_uint_eq(st.blocks_hinted, 16);
+	counts = st.blocks_detected == 0;
+	if (counts) {
+		t_assert_i(atomic_load(&b.conc.peak), <=, 2);
+		t_assert_u(atomic_load(&b.max_running), <=, 2);
+	} else {
+		t_assert_i(atomic_load(&b.conc.peak), <=, (int)b.pool->slots_max);
+	}
 	ck_assert_int_eq(rp_pool_destroy(b.pool), 0);
+	return counts;
+}
+
+/* A round of admission_round() that counts, of up to ten. */
+static void check_admission(bool pipe)
+{
+	for (int round = 0; round < 10; round++)
+		if (admission_round(pipe))
+			return;
+	ck_abort_msg("every round saw a callback blocked after admission");
 }
 
 START_TEST(test_rp_blocking_end_admission)
@@ -408,6 +427,10 @@ static void check_wakes_on_its_cpu(bool hinted)
 	n.b = (struct near_role){ .n = &n, .cpu = n.cpu[0], .blocks = true };
 	n.c = (struct near_role){ .n = &n, .cpu = n.cpu[0] };
 	n.pool = t_pool(1, 0, 0, 0);
+	/* Strict C: the test follows each slot from worker to worker, and
+	 * an over-committed slot (slot.c: a block seen, as an unhinted one
+	 * here, or a TSan runtime lock) would start work elsewhere. */
+	n.pool->slots_max = n.pool->concurrency;
 	ic.pool = n.pool;
 	/* A blocks (hinted), so B runs on a replacement, blocks too, and C
 	 * runs on a third worker, which parks first, on CPU 0; then A's
