@@ -4,9 +4,9 @@
  *
  * A *slot* is the right to run user code on a CPU; there are pool->slots
  * of them (C, or more while over-committed, below) and pool->running
- * counts those held.  A worker
- * holds a slot while it runs a callback (RUN) or looks for work (SEEK); it
- * gives it up when it parks, enters a hinted block, or is seen blocked.
+ * counts those held.  A worker holds a slot while it runs a callback (RUN)
+ * or looks for work (SEEK); it gives it up when it parks, enters a hinted
+ * block, or is seen blocked.
  *
  * Every change of a worker's state that moves a slot, or the count of
  * blocked workers, is one of the rp__w_*() transitions below, which keep
@@ -52,12 +52,13 @@ bool rp__slot_try_acquire(rp_pool *pool)
  * runnable on the CPU a sleeper leaves.  So while unhinted blocks keep
  * coming, each one seen exactly (perf switch records, /proc: not the CPU
  * clock, which takes a preempted thread for a sleeping one) adds a slot,
- * up to (1 + RP_OVERCOMMIT) x C (pool->slots_max), and RP_OVERCOMMIT_US after the last one
- * the slots are back at C: the regulator, which runs whenever work waits
- * for a slot, narrows them (rp__slots_narrow()), and resets them when it
- * goes to sleep.  Over C, workers yield their slots at task boundaries,
- * as after an unhinted block ends.  Hinted blocks never widen: the pool
- * knows of them at once.  (W3 and W9 on 2 vCPUs, ringpool(7).)
+ * up to (1 + RP_OVERCOMMIT) x C (pool->slots_max), and RP_OVERCOMMIT_US
+ * after the last one the slots are back at C: the regulator, which runs
+ * whenever work waits for a slot, narrows them (rp__slots_narrow()), and
+ * resets them when it goes to sleep.  Over C, workers yield their slots
+ * at task boundaries, as after an unhinted block ends.  Hinted blocks
+ * never widen: the pool knows of them at once.  (W3 and W9 on 2 vCPUs,
+ * ringpool(7).)
  *
  * Return: true if a slot was added; the caller offers it to waiting work
  * (rp__slot_offer_near()).  Context: whoever saw the block, at @now.

@@ -16,6 +16,7 @@
 
 #include "helpers.h"
 #include "../lib/internal.h"
+#include "slots.h"
 
 /* ------------------------------------------------------------------ core */
 
@@ -35,13 +36,6 @@ static void cpu_task(void *arg)
 	t_latch_done(&l->done);
 }
 
-static bool slots_back(void *arg)
-{
-	rp_pool *pool = arg;
-
-	return rp__slots(pool) == pool->concurrency;
-}
-
 /*
  * Run @n CPU-bound callbacks of 300 us on @pool, and return the most that
  * ran at once, judged against C: in a round where no callback was seen
@@ -56,10 +50,7 @@ static int cpu_round_peak(rp_pool *pool, int n)
 	struct cpu_load l = { .us = 300 };
 	struct rp_stats st0, st1;
 
-	if (!t_wait_until(slots_back, pool, 10000)) {
-		t_dump(pool, "the slots never came back to C");
-		ck_abort();
-	}
+	t_wait_slots_back(pool);
 	ck_assert_int_eq(rp_pool_stats(pool, &st0), 0);
 	t_latch_init(&l.done, n);
 	for (int i = 0; i < n; i++)
@@ -430,7 +421,7 @@ static void check_wakes_on_its_cpu(bool hinted)
 	/* Strict C: the test follows each slot from worker to worker, and
 	 * an over-committed slot (slot.c: a block seen, as an unhinted one
 	 * here, or a TSan runtime lock) would start work elsewhere. */
-	n.pool->slots_max = n.pool->concurrency;
+	t_strict_slots(n.pool);
 	ic.pool = n.pool;
 	/* A blocks (hinted), so B runs on a replacement, blocks too, and C
 	 * runs on a third worker, which parks first, on CPU 0; then A's

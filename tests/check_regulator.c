@@ -19,6 +19,7 @@
 
 #include "helpers.h"
 #include "../lib/internal.h"
+#include "slots.h"
 
 /* Each test runs with perf monitors (where the kernel allows them), with
  * /proc sampling forced, and with CPU-clock sampling forced. */
@@ -386,13 +387,6 @@ static void bare_budget(rp_pool *pool)
 		atomic_store(&pool->reg.monitor_cap, pool->concurrency + RP_MONITOR_EXTRA);
 }
 
-/* No over-commit (slot.c): a block must be seen before the next callback
- * starts, as where the test's premise needs it. */
-static void strict_slots(rp_pool *pool)
-{
-	pool->slots_max = pool->concurrency;
-}
-
 /*
  * The perf monitor budget (C + 4) goes to the workers that run, not to the
  * first ones started: with C = 1 and twelve callbacks blocked at once, the
@@ -412,7 +406,7 @@ START_TEST(test_regulator_monitors_follow_running)
 	memset(b, 0, sizeof(b));
 	pool = t_pool(1, 0, 0, 0);
 	bare_budget(pool);
-	strict_slots(pool);
+	t_strict_slots(pool);
 	for (int i = 0; i < N; i++) {
 		ck_assert_int_eq(rp_post(pool, futex_blocker, &b[i]), 0);
 		if (!t_wait_until(started, &b[i], 15000)) {
@@ -665,13 +659,6 @@ static void oc_cpu(void *arg)
 	t_latch_done(&o->done);
 }
 
-static bool slots_back(void *arg)
-{
-	rp_pool *pool = arg;
-
-	return rp__slots(pool) == pool->concurrency;
-}
-
 /* Sixteen 3 ms CPU tasks on C = 1, with an unhinted 50 ms sleep before
  * every second one if @sleepers: blocks keep being seen while the CPU
  * tasks run, however slowly a loaded machine starts them. */
@@ -705,10 +692,7 @@ START_TEST(test_regulator_overcommit_while_blocks_come)
 		t_assert_i(atomic_load(&o.conc.peak), >=, 2);
 		t_assert_i(atomic_load(&o.conc.peak), <=, (int)max);
 		/* ...and narrowed once blocks stopped coming: C holds again. */
-		if (!t_wait_until(slots_back, o.pool, 10000)) {
-			rp__pool_dump(o.pool, stderr);
-			ck_abort_msg("slots still %u, 10 s after the last block", rp__slots(o.pool));
-		}
+		t_wait_slots_back(o.pool);
 		overcommit_round(&o, false);
 		t_assert_i(atomic_load(&o.conc.peak), ==, 1);
 		t_assert_u(atomic_load(&o.max_slots), ==, 1);
