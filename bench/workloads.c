@@ -27,12 +27,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
+#include "standalone.h"
 
 #define W1_TASKS 1000000UL		/* W1ext */
 #define W1FAN_DEPTH 20			/* W1fan: 2^20 - 1 tasks */
@@ -292,7 +292,7 @@ static void block_end(void)
 		cur->peer->block_end();
 }
 
-static void progress(void)
+static void count_progress(void)
 {
 	atomic_fetch_add_explicit(&cur_sh->progress, 1, memory_order_relaxed);
 }
@@ -319,13 +319,6 @@ static int warm_up(unsigned long n)
 		latch_count_down_n(&l, n - i + 1);	/* The failed post and those never made. */
 	latch_wait(&l);
 	return ret;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 /* Nearest-rank percentile of sorted @v, @permille in 1..1000. */
@@ -728,7 +721,7 @@ static void w4_task(void *arg)
 		}
 		block_end();
 	}
-	progress();
+	count_progress();
 	if (i == 0)
 		latch_count_down(&done_latch);
 	else if (sem_post(&w4_sems[(i - 1) / 2]) != 0)
@@ -790,7 +783,7 @@ static void w5_task(void *arg)
 {
 	unsigned long i = (unsigned long)(uintptr_t)arg;
 
-	progress();
+	count_progress();
 	block_begin();
 	if (atomic_fetch_add(&w5_arrived, 1) + 1 == W5_TASKS) {
 		/* The last to arrive opens the gate for the 63 waiting. */
@@ -816,7 +809,7 @@ static void w5_task(void *arg)
 	atomic_fetch_sub(&w5_computing, 1);
 	cur_sh->samples[2 * i] = start;
 	cur_sh->samples[2 * i + 1] = bench_now_ns();
-	progress();
+	count_progress();
 	latch_count_down(&done_latch);
 }
 
@@ -880,7 +873,7 @@ static int run_w5(const struct variant *v, const struct config *cfg, struct shar
  * its client onto a lock-free stack and wakes the loop only when it sleeps.
  */
 #define W9_CLIENTS 64U
-#define W9_FILE_BYTES (256UL << 20)
+#define W9_SPAN (256UL << 20)		/* of the file (FILE_SIZE), where reads fall */
 #define W9_BLOCK 4096UL
 #define W9_CPU_NS (10 * NSEC_PER_USEC)
 #define W9_WARM_NS (200 * NSEC_PER_MSEC)
@@ -913,7 +906,7 @@ static void w9_task(void *arg)
 	struct w9_client *c = arg;
 	uint64_t r = w9_next(&c->rng);
 	size_t len = W9_BLOCK << (r % 4);			/* 4, 8, 16 or 32 KiB */
-	off_t off = (off_t)((r >> 8) % (W9_FILE_BYTES / W9_BLOCK - 8) * W9_BLOCK);
+	off_t off = (off_t)((r >> 8) % (W9_SPAN / W9_BLOCK - 8) * W9_BLOCK);
 
 	block_begin();
 	ssize_t n = pread(w9_fd, c->buf, len, off);
@@ -922,7 +915,7 @@ static void w9_task(void *arg)
 	c->err = err;
 	burn_ns(W9_CPU_NS);
 	c->end_ns = bench_now_ns();
-	progress();
+	count_progress();
 
 	struct w9_client *head = atomic_load_explicit(&w9_done, memory_order_relaxed);
 	do
@@ -953,48 +946,29 @@ static struct w9_client *w9_take(void)
 }
 
 /*
- * The file W9 reads: RPBENCH_DIRECT_FILE, else /var/tmp (not /tmp, which
- * may be a tmpfs without O_DIRECT).  Written once, reused by later runs.
+ * The file W9 reads, made or checked by prepare_file() (standalone.c, as
+ * for W7 and W8): in $RPBENCH_DIRECT_DIR, else /var/tmp/ringpool-w9 (not
+ * /tmp, which may be a tmpfs without O_DIRECT).  Reused by later runs.
  */
 static int w9_open(void)
 {
-	const char *path = getenv("RPBENCH_DIRECT_FILE");
-	struct stat st;
+	const char *dir = getenv("RPBENCH_DIRECT_DIR");
+	char path[PATH_MAX], how[32];
+	int ret;
 
-	if (path == NULL || path[0] == '\0')
-		path = "/var/tmp/rpbench-direct.dat";
-	if (stat(path, &st) != 0 || (uint64_t)st.st_size != W9_FILE_BYTES) {
-		char tmp[PATH_MAX];
-		int fd;
-
-		snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return -errno;
-		uint64_t *chunk = malloc(1UL << 20), s = 88172645463325252ULL;
-		int ret = chunk == NULL ? -ENOMEM : 0;
-		for (uint64_t done = 0; ret == 0 && done < W9_FILE_BYTES; done += 1UL << 20) {
-			for (size_t i = 0; i < (1UL << 20) / sizeof(*chunk); i++)
-				chunk[i] = w9_next(&s);
-			if (write(fd, chunk, 1UL << 20) != (ssize_t)(1UL << 20))
-				ret = -EIO;
-		}
-		if (ret == 0 && fsync(fd) != 0)
-			ret = -errno;
-		free(chunk);
-		close(fd);
-		if (ret == 0 && rename(tmp, path) != 0)
-			ret = -errno;
-		if (ret < 0) {
-			unlink(tmp);
-			return ret;
-		}
+	if (dir == NULL || dir[0] == '\0')
+		dir = "/var/tmp/ringpool-w9";
+	snprintf(path, sizeof(path), "%s/w9-1GiB.dat", dir);
+	ret = prepare_file(dir, path, how, sizeof(how));
+	if (ret < 0) {
+		fprintf(stderr, "rpbench: W9: %s: %s\n", path, strerror(-ret));
+		return ret;
 	}
 	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 		fprintf(stderr, "rpbench: W9: %s: %s%s\n", path, strerror(err),
-			err == EINVAL ? " (no O_DIRECT here: set RPBENCH_DIRECT_FILE)" : "");
+			err == EINVAL ? " (no O_DIRECT here: set RPBENCH_DIRECT_DIR)" : "");
 		return -err;
 	}
 	return fd;
