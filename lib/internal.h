@@ -79,6 +79,9 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_OVERCOMMIT 3u           /* slots beyond C, per C, while unhinted blocks
                                     * are seen (slot.c) ... */
 #define RP_OVERCOMMIT_US 5000u     /* ... until this long after the last one */
+#define RP_ADMIT_PATIENCE_US 1000u /* an admission waiter waits this long for a
+                                    * slot freed by a block or a park before
+                                    * running workers yield theirs (slot.c) */
 #define RP_NPRIO 3
 
 /* ------------------------------------------------------------------ fifo.c */
@@ -315,6 +318,7 @@ struct rp_pool {
 	                                       * will look at the queues, so posts wake nobody */
 	_Atomic unsigned nidle;               /* on the idle stack */
 	_Atomic unsigned nadmit;              /* waiting for admission */
+	_Atomic uint64_t adm_since;           /* when nadmit last left 0 (slot.c) */
 	_Atomic unsigned nhand;               /* tasks handed over, not yet started */
 	rp_aligned _Atomic unsigned nthreads; /* workers alive */
 	_Atomic unsigned nblocked;            /* HINTED + DETECTED */
@@ -396,6 +400,7 @@ void rp__slots_narrow(rp_pool *pool, uint64_t now);
 void rp__slots_reset(rp_pool *pool);
 bool rp__slot_return(rp_pool *pool);
 bool rp__admit_waiters(rp_pool *pool);
+bool rp__admission_due(rp_pool *pool);
 bool rp__w_hint(struct rp_worker *w);
 bool rp__w_unhint(struct rp_worker *w);
 bool rp__w_detect(struct rp_worker *w);

@@ -278,10 +278,10 @@ static void run_until_empty(struct rp_worker *w)
 		run_task(w, fn, arg);
 		/* Over the slots in force (after an unhinted block ended, or
 		 * once over-commit lapsed), or a worker leaving a hinted block
-		 * wants the slot: yield it. */
+		 * has waited long enough for a slot (slot.c): yield it. */
 		unsigned running = atomic_load_explicit(&pool->running, memory_order_relaxed);
 		unsigned slots = rp__slots(pool);
-		if (running > slots || atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
+		if (running > slots || rp__admission_due(pool))
 			return;
 		/* Every slot held: is one of them held by a sleeper? */
 		if (running == slots && --w->scan_countdown == 0)
