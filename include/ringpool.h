@@ -6,8 +6,7 @@
  * cores the process may use.  A worker that blocks (announced by
  * rp_blocking_begin(), or detected by the pool) is replaced at once; a
  * worker leaving a hinted block waits for a free slot before it returns to
- * user code; idle workers are woken last-in-first-out.  Workers run under
- * SCHED_BATCH when they start under SCHED_OTHER.  See ringpool(7).
+ * user code; idle workers are woken last-in-first-out.  See ringpool(7).
  *
  * Conventions, stated once:
  *  - Every function is MT-Safe unless its comment says otherwise.

@@ -46,7 +46,6 @@ enum rp_fault_site {
 	RP_FAULT_URING_ENTER,     /* io_uring_enter(): park, submit */
 	RP_FAULT_URING_REGISTER,  /* io_uring_register(): probe, ringless send */
 	RP_FAULT_PERF,            /* perf_event_open() */
-	RP_FAULT_SCHED,           /* sched_setscheduler() of a worker (worker.c) */
 	RP_FAULT_NSITES
 };
 

@@ -233,7 +233,6 @@ struct rp_worker {
 	size_t index;                  /* L: slot in pool->workers */
 	bool retiring;                 /* L */
 	bool born_idle;                /* I, then W: started without a slot */
-	bool batched;                  /* W: moved to SCHED_BATCH (worker.c) */
 
 	bool spinning;                 /* P: counted in pool->nspinning */
 	unsigned spin_ns;              /* W: adaptive spin before parking */
@@ -402,7 +401,6 @@ void rp__slots_reset(rp_pool *pool);
 bool rp__slot_return(rp_pool *pool);
 bool rp__admit_waiters(rp_pool *pool);
 bool rp__admission_due(rp_pool *pool);
-int rp__service_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 bool rp__w_hint(struct rp_worker *w);
 bool rp__w_unhint(struct rp_worker *w);
 bool rp__w_detect(struct rp_worker *w);

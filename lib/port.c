@@ -298,7 +298,7 @@ static int port_start(rp_pool *pool, struct rp_port **portp)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = rp__fault(RP_FAULT_THREAD_PORT);
 	if (!ret)
-		ret = rp__service_thread_create(&port->thread, event_main, port);
+		ret = pthread_create(&port->thread, NULL, event_main, port);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		port->ops->fini(port);

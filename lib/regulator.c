@@ -311,7 +311,7 @@ int rp__regulator_start(rp_pool *pool)
 		pthread_sigmask(SIG_SETMASK, &all, &old);
 		err = rp__fault(RP_FAULT_THREAD_REG);
 		if (!err)
-			err = rp__service_thread_create(&reg->thread, regulator_main, pool);
+			err = pthread_create(&reg->thread, NULL, regulator_main, pool);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!err)
 			atomic_store_explicit(&reg->started, true, memory_order_release);

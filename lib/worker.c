@@ -10,8 +10,6 @@
  */
 #include "internal.h"
 
-#include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,54 +362,6 @@ static void worker_exit(struct rp_worker *w)
 	free(w);
 }
 
-/*
- * Workers run under SCHED_BATCH, if they start under SCHED_OTHER (a user's
- * real-time, batch or idle policy is theirs to keep).  The difference is in
- * wake-ups: a worker woken while its CPU runs another thread does not
- * preempt it, but waits for it to sleep or for its time slice to end, as
- * threads of a fixed pool that share CPUs do.  The pool keeps only C slots
- * busy, so a worker woken for work normally finds a CPU idle; the ones that
- * do not are those leaving blocks: one leaving a hinted block into a full
- * pool would preempt a running callback only to wait for admission, and
- * one leaving an unhinted block over the slots in force would stop a
- * callback that holds a slot.  (rpbench with hints on 2 vCPUs, 3 rounds,
- * over admission's patience, slot.c: W3 671 -> 609 ms, W9 31,300 -> 37,500
- * reads/s.)  Weights (nice) do not change.  Without the permission (a
- * seccomp filter), a worker runs as it started.
- */
-static void worker_policy(struct rp_worker *w)
-{
-	struct sched_param sp = { 0 };
-
-	if (sched_getscheduler(0) == SCHED_OTHER && !rp__fault(RP_FAULT_SCHED) &&
-	    !sched_setscheduler(0, SCHED_BATCH, &sp))
-		w->batched = true;
-}
-
-/*
- * Start a service thread (the regulator, an event port) from any thread.
- * One started by a worker would inherit the worker's SCHED_BATCH
- * (worker_policy()): it starts under SCHED_OTHER, the worker's policy
- * before, as one started by any other thread keeps that thread's.  The
- * regulator must preempt workers to see them blocked, and a port hands
- * completions over as soon as they come.  Return: pthread_create()'s.
- */
-int rp__service_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-	int err;
-
-	if (!rp__self || !rp__self->batched)
-		return pthread_create(t, NULL, fn, arg);
-	pthread_attr_init(&attr);
-	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
-	pthread_attr_setschedpolicy(&attr, SCHED_OTHER);
-	err = pthread_create(t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	/* EPERM: the policy change refused (seccomp): inherit, as before. */
-	return err == EPERM ? pthread_create(t, NULL, fn, arg) : err;
-}
-
 static void *worker_main(void *arg)
 {
 	struct rp_worker *w = arg;
@@ -427,7 +377,6 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	rp__monitor_thread_start(w);
 	rp__monitor_attach(pool, w);
-	worker_policy(w);
 
 	if (!w->born_idle)
 		run_until_empty(w);

@@ -8,8 +8,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,136 +111,6 @@ START_TEST(test_rp_pool_create_thread_names)
 	fclose(f);
 	ck_assert_msg(!strncmp(comm, "t-", 2), "worker named %s", comm);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
-}
-END_TEST
-
-/*
- * Workers run under SCHED_BATCH when they start under SCHED_OTHER, and keep
- * any other policy they inherit; without the permission they run as they
- * started (worker.c, worker_policy()).  Each callback reports its policy.
- */
-struct policy_probe {
-	rp_pool *pool;
-	_Atomic int policy;
-	struct t_event done;
-};
-
-static void report_policy(void *arg)
-{
-	struct policy_probe *p = arg;
-
-	atomic_store(&p->policy, sched_getscheduler(0));
-	t_event_set(&p->done);
-}
-
-/* The policy a callback of a new pool sees when the pool's first worker is
- * started by a thread under @policy. */
-static void *post_under(void *arg)
-{
-	struct policy_probe *p = arg;
-	struct sched_param sp = { 0 };
-	int policy = atomic_load(&p->policy);
-
-	atomic_store(&p->policy, -2);
-	if (sched_setscheduler(0, policy, &sp))
-		return (void *)(intptr_t)errno;
-	p->pool = t_pool(1, 0, 0, 0);
-	ck_assert_int_eq(rp_post(p->pool, report_policy, p), 0);
-	t_event_wait(&p->done);
-	return NULL;
-}
-
-static int policy_seen(int started_under)
-{
-	struct policy_probe p = { .policy = started_under };
-	pthread_t th;
-	void *err;
-
-	ck_assert_int_eq(pthread_create(&th, NULL, post_under, &p), 0);
-	pthread_join(th, &err);
-	ck_assert_msg(!err, "sched_setscheduler(%d): %s", started_under,
-		      strerror((int)(intptr_t)err));
-	ck_assert_int_eq(rp_pool_destroy(p.pool), 0);
-	return atomic_load(&p.policy);
-}
-
-START_TEST(test_worker_policy)
-{
-	t_assert_i(policy_seen(SCHED_OTHER), ==, SCHED_BATCH);
-	t_assert_i(policy_seen(SCHED_BATCH), ==, SCHED_BATCH);
-	/* A user's idle policy is left alone (and a worker could not
-	 * leave it without RLIMIT_NICE). */
-	t_assert_i(policy_seen(SCHED_IDLE), ==, SCHED_IDLE);
-	/* Refused (a seccomp filter): the worker runs as it started. */
-	rp__fault_set(RP_FAULT_SCHED, 0, -1, EPERM, NULL, NULL);
-	t_assert_i(policy_seen(SCHED_OTHER), ==, SCHED_OTHER);
-	t_assert_u(atomic_load(&rp__faults[RP_FAULT_SCHED].hits), >, 0);
-	rp__fault_reset();
-}
-END_TEST
-
-/* The scheduling policy of this process's thread named @comm, or -1. */
-static int policy_of_thread(const char *comm)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int policy = -1;
-
-	ck_assert_ptr_nonnull(d);
-	while (policy < 0 && (e = readdir(d))) {
-		char path[288], name[32] = "";
-		FILE *f;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(name, sizeof(name), f)) {
-			name[strcspn(name, "\n")] = '\0';
-			if (!strcmp(name, comm))
-				policy = sched_getscheduler(atoi(e->d_name));
-		}
-		fclose(f);
-	}
-	closedir(d);
-	return policy;
-}
-
-static void timer_nop(void *arg, int res)
-{
-	(void)arg;
-	(void)res;
-}
-
-/* Make the pool's first object from a callback: its event thread is
- * started by a worker. */
-static void make_timer(void *arg)
-{
-	struct policy_probe *p = arg;
-	rp_timer *t;
-
-	ck_assert_int_eq(rp_timer_create(&t, p->pool, timer_nop, NULL, NULL), 0);
-	ck_assert_int_eq(rp_timer_close(t), 0);
-	atomic_store(&p->policy, sched_getscheduler(0));
-	t_event_set(&p->done);
-}
-
-/* The threads a worker starts for the pool (its event thread here) do not
- * inherit the worker's SCHED_BATCH: they must wake at once. */
-START_TEST(test_worker_policy_not_inherited)
-{
-	struct rp_pool_opts o = { .concurrency = 1, .name = "pol" };
-	struct policy_probe p = { 0 };
-
-	ck_assert_int_eq(rp_pool_create(&p.pool, &o), 0);
-	ck_assert_int_eq(rp_post(p.pool, make_timer, &p), 0);
-	t_event_wait(&p.done);
-	t_assert_i(atomic_load(&p.policy), ==, SCHED_BATCH);
-	t_assert_i(policy_of_thread("pol-ev"), ==, SCHED_OTHER);
-	t_assert_i(policy_of_thread("pol-reg"), ==, SCHED_OTHER);
-	ck_assert_int_eq(rp_pool_destroy(p.pool), 0);
 }
 END_TEST
 
@@ -806,8 +674,6 @@ Suite *make_suite(void)
 	tcase_add_test(tc, test_rp_pool_create_env_concurrency);
 	tcase_add_test(tc, test_rp_pool_create_min_threads);
 	tcase_add_test(tc, test_rp_pool_create_thread_names);
-	tcase_add_test(tc, test_worker_policy);
-	tcase_add_test(tc, test_worker_policy_not_inherited);
 	tcase_add_test(tc, test_rp_pool_default_once);
 	tcase_add_test(tc, test_rp_pool_destroy_drains);
 	tcase_add_test(tc, test_rp_post_lifo);
