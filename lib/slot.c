@@ -184,8 +184,7 @@ static void admission_enter(rp_pool *pool)
  * block often, a block frees a slot soon, and a worker that yields its
  * slot parks, to be woken again for the next block: two context switches
  * and a wake-up more for every block.  (rpbench with hints on 2 vCPUs,
- * 3 rounds: W9 24,800 -> 31,300 reads/s, W3c 711 -> 655 ms; with workers
- * under SCHED_BATCH as well, worker.c, 25,600 -> 34,900 and 717 -> 634.)
+ * 3 rounds: W9 24,800 -> 31,300 reads/s, W3c 711 -> 655 ms.)
  * Where nothing blocks or parks, a waiter waits at most this long plus the
  * rest of a task, about what a thread of a fixed pool waits for its time
  * slice.
