@@ -190,9 +190,10 @@ static void admission_enter(rp_pool *pool)
  * slice.
  *
  * The time is that of the first of the waiters now counted: when one is
- * admitted and others remain, the stamp is older than the oldest of them
- * (as it is, for a moment, when a first waiter is counted and not yet
- * stamped), so running workers yield a little early, never late.
+ * admitted and others remain, the stamp is older than the oldest of them,
+ * so running workers yield a little early.  A waiter preempted between its
+ * count and its stamp can leave a stamp off by that delay, either way:
+ * patience is a matter of speed, and admission does not depend on it.
  * Return: true if the caller, a worker at a task boundary, must yield.
  */
 bool rp__admission_due(rp_pool *pool)
