@@ -302,9 +302,9 @@ END_TEST
  * while the waiter leaves its block: it sees several stream tasks end
  * while it waits (it is admitted at the first boundary without patience),
  * and it is admitted within 2 s (only when the stream ends after 5 s, if
- * running workers never yielded).  A round in which a
- * stream task was seen blocked (ThreadSanitizer's locks) freed the slot
- * early and does not count.
+ * running workers never yielded).  A round in which a stream task was
+ * seen blocked (ThreadSanitizer's locks) freed the slot early and does not
+ * count.
  */
 struct patience {
 	rp_pool *pool;
