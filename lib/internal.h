@@ -400,7 +400,6 @@ void rp__slots_narrow(rp_pool *pool, uint64_t now);
 void rp__slots_reset(rp_pool *pool);
 bool rp__slot_return(rp_pool *pool);
 bool rp__admit_waiters(rp_pool *pool);
-bool rp__admission_due(rp_pool *pool);
 bool rp__w_hint(struct rp_worker *w);
 bool rp__w_unhint(struct rp_worker *w);
 bool rp__w_detect(struct rp_worker *w);
@@ -500,6 +499,18 @@ static inline uint64_t rp__now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A worker at a task boundary yields its slot to a worker waiting for
+ * admission only once the first waiter has waited RP_ADMIT_PATIENCE_US
+ * (slot.c, "Patience").  One relaxed load while nobody waits.
+ * Return: true if the caller must yield. */
+static inline bool rp__admission_due(rp_pool *pool)
+{
+	if (rp_likely(!atomic_load_explicit(&pool->nadmit, memory_order_relaxed)))
+		return false;
+	return rp__now_ns() - atomic_load_explicit(&pool->adm_since, memory_order_relaxed) >=
+	       RP_ADMIT_PATIENCE_US * 1000ull;
 }
 
 static inline void rp__cpu_relax(void)

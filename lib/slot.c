@@ -168,14 +168,6 @@ bool rp__slot_return(rp_pool *pool)
 	return atomic_load(&pool->nadmit) && rp__admit_waiters(pool);
 }
 
-/* A worker enters the admission wait: counted (pairs (c)), and stamped if
- * it is the first (rp__admission_due()). */
-static void admission_enter(rp_pool *pool)
-{
-	if (atomic_fetch_add(&pool->nadmit, 1) == 0)
-		atomic_store_explicit(&pool->adm_since, rp__now_ns(), memory_order_relaxed);
-}
-
 /*
  * Patience.  A worker waiting for admission gets the next slot that comes
  * free by itself: that of a worker entering a block (hinted or seen) or
@@ -194,14 +186,16 @@ static void admission_enter(rp_pool *pool)
  * so running workers yield a little early.  A waiter preempted between its
  * count and its stamp can leave a stamp off by that delay, either way:
  * patience is a matter of speed, and admission does not depend on it.
- * Return: true if the caller, a worker at a task boundary, must yield.
+ * The check is rp__admission_due() (internal.h: inline, since every task
+ * boundary makes it).
+ *
+ * A worker enters the admission wait: counted (pairs (c)), and stamped if
+ * it is the first.
  */
-bool rp__admission_due(rp_pool *pool)
+static void admission_enter(rp_pool *pool)
 {
-	if (!atomic_load_explicit(&pool->nadmit, memory_order_relaxed))
-		return false;
-	return rp__now_ns() - atomic_load_explicit(&pool->adm_since, memory_order_relaxed) >=
-	       RP_ADMIT_PATIENCE_US * 1000ull;
+	if (atomic_fetch_add(&pool->nadmit, 1) == 0)
+		atomic_store_explicit(&pool->adm_since, rp__now_ns(), memory_order_relaxed);
 }
 
 /*
