@@ -68,7 +68,7 @@ void rp__assert_held_fn(pthread_mutex_t *m);
 #define RP_DEFAULT_IDLE_TIMEOUT_MS 10000u
 #define RP_RING_EXTRA 4u        /* rings beyond C: the hot workers */
 #define RP_MONITOR_EXTRA 4u     /* perf monitors beyond C, at least */
-#define RP_MONITOR_SLACK 24u    /* ... and beyond 2C more where resources are plentiful */
+#define RP_MONITOR_SLACK 64u    /* ... and beyond 2C more where resources are plentiful */
 #define RP_MONITOR_IDLE_US 10000u /* a monitor is taken from a worker parked this long */
 #define RP_AGING_SHARE 64u      /* one start in this many goes to a lower queue */
 #define RP_SAMPLE_PERIOD_US 1000u  /* the regulator's period while nothing blocks */
