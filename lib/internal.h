@@ -275,6 +275,8 @@ struct rp_regulator {
 	_Atomic uint64_t claim_after;  /* A: no parked worker's monitor may be taken
 	                                *    before this time (monitor.c) */
 	_Atomic unsigned monitor_cap;  /* A: most monitors at once: C + extra, or what fit */
+	_Atomic unsigned monitor_slack; /* A: monitors the cap gains at the pool's first
+	                                *    unhinted block (rp__monitor_widen()), then 0 */
 	_Atomic unsigned proc_fds;     /* A: cached /proc stat descriptors */
 	_Atomic unsigned long long rounds; /* A: sampling rounds (tests count them) */
 	_Atomic unsigned long long worker_scans; /* A: scans made by workers (tests) */
@@ -285,7 +287,7 @@ struct rp_regulator {
 	bool clock_only;               /* I: RINGPOOL_MONITOR=clock: no /proc either */
 	struct rp_worker **watch;      /* L: the workers with a perf monitor; I: the array,
 	                                *    watch_cap entries */
-	unsigned watch_cap;            /* I: the initial monitor_cap (it only shrinks) */
+	unsigned watch_cap;            /* I: monitor_cap + monitor_slack at most */
 	unsigned nwatch;               /* L */
 	rp_aligned _Atomic uint64_t next_scan; /* A: CLOCK_MONOTONIC ns before which
 	                                *    nobody scans again (one claims it by CAS) */
@@ -479,6 +481,7 @@ void rp__monitor_init(struct rp_monitor *m);
 void rp__monitor_thread_start(struct rp_worker *w);                /* in the worker */
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w);
 void rp__monitor_claim(rp_pool *pool, struct rp_worker *w);  /* in the worker */
+void rp__monitor_widen(rp_pool *pool);
 void rp__monitor_steal(rp_pool *pool, struct rp_worker *w); /* in the worker */
 void rp__monitor_detach(rp_pool *pool, struct rp_worker *w);
 bool rp__monitor_blocked(rp_pool *pool, struct rp_worker *w, uint64_t now,

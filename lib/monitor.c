@@ -77,7 +77,8 @@ static bool can_ipc_lock(void)
  * Monitors beyond C + RP_MONITOR_EXTRA, where descriptors and locked
  * memory are plentiful: up to 2C + RP_MONITOR_SLACK more, within 1/32 of
  * RLIMIT_NOFILE, the locked memory left (@room bytes), and the pool's
- * threads.  With the bare budget, a worker seen blocked gives its monitor
+ * threads; granted at the pool's first unhinted block
+ * (rp__monitor_widen()).  With the bare budget, a worker seen blocked gives its monitor
  * up and the replacement opens one: a close, an munmap that shoots down
  * the other CPUs' TLBs, a perf_event_open and an mmap per block.  W3b on
  * 2 vCPUs (3 tasks in 10 sleep 2 ms, ~26 workers) did ~3,000 of those in
@@ -142,7 +143,12 @@ void rp__monitor_pool_init(rp_pool *pool)
 					   sizeof(*pool->reg.watch));
 		pool->reg.perf_ok = pool->reg.watch != NULL;
 	}
-	atomic_store(&pool->reg.monitor_cap, pool->reg.perf_ok ? pool->reg.watch_cap : 0);
+	/* The slack waits for the first unhinted block (rp__monitor_widen()). */
+	atomic_store(&pool->reg.monitor_cap,
+		     pool->reg.perf_ok ? pool->concurrency + RP_MONITOR_EXTRA : 0);
+	atomic_store(&pool->reg.monitor_slack,
+		     pool->reg.perf_ok ? pool->reg.watch_cap - pool->concurrency - RP_MONITOR_EXTRA
+				       : 0);
 }
 
 void rp__monitor_pool_fini(rp_pool *pool)
@@ -223,6 +229,7 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
 		    errno == EINVAL || errno == EOPNOTSUPP) {
 			atomic_store(&perf_refused, true);
+			atomic_store(&pool->reg.monitor_slack, 0);
 			atomic_store(&pool->reg.monitor_cap, 0);
 		}
 		goto out_budget;
@@ -235,7 +242,9 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 		close(fd);
 		/* The budget is what fitted: the monitors held now.  A
 		 * worker starting a task then stops trying (and paying for
-		 * a system call) until one is given back. */
+		 * a system call) until one is given back; the slack
+		 * would not fit either. */
+		atomic_store(&pool->reg.monitor_slack, 0);
 		atomic_store(&pool->reg.monitor_cap, atomic_load(&pool->reg.monitors) - 1);
 		goto out_budget;
 	}
@@ -331,6 +340,25 @@ static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)
 	m->perf_fd = -1;
 	atomic_store_explicit(&m->attached, false, memory_order_relaxed);
 	atomic_fetch_sub(&pool->reg.monitors, 1);
+}
+
+/*
+ * A callback was just seen blocked without a hint: from now on the budget
+ * includes the slack.  Until then a pool holds C + RP_MONITOR_EXTRA
+ * monitors: where callbacks block only with hints, or not at all, the
+ * others would watch nothing, yet cost each worker started a
+ * perf_event_open() and an mmap(), and each scan their entries (W4 with
+ * hints, 1,023 tasks on ~137 workers: 28.9 ms with 34 monitors, 31.8 with
+ * 74, 10 interleaved rounds).  The cap then stays wide: giving monitors
+ * back would be the churn the slack exists to avoid.
+ * Context: the regulator or a scanning worker, pool->lock held.
+ */
+void rp__monitor_widen(rp_pool *pool)
+{
+	unsigned slack = atomic_exchange(&pool->reg.monitor_slack, 0);
+
+	if (slack)
+		atomic_fetch_add(&pool->reg.monitor_cap, slack);
 }
 
 /*

@@ -77,6 +77,7 @@ static bool detect_locked(rp_pool *pool, struct rp_worker *w, uint64_t now, bool
 	if (!rp__monitor_blocked(pool, w, now, perf_only) || !rp__w_detect(w))
 		return false;
 	rp__deque_stall_owner(pool, w);
+	rp__monitor_widen(pool);
 	rp__monitor_steal(pool, w);
 	return true;
 }

@@ -383,6 +383,7 @@ END_TEST
  * workers need more workers than monitors. */
 static void bare_budget(rp_pool *pool)
 {
+	atomic_store(&pool->reg.monitor_slack, 0);
 	if (atomic_load(&pool->reg.monitor_cap) > pool->concurrency + RP_MONITOR_EXTRA)
 		atomic_store(&pool->reg.monitor_cap, pool->concurrency + RP_MONITOR_EXTRA);
 }
@@ -474,8 +475,8 @@ START_TEST(test_regulator_blocked_keep_monitors)
 	for (int i = 0; i < N; i++)
 		kept += !strcmp(rp__monitor_kind(b[i].worker), "perf");
 	pthread_mutex_unlock(&pool->lock);
-	ck_assert_msg(kept == N, "%u of %u blocked workers kept a monitor (budget %u)", kept, N,
-		      cap);
+	ck_assert_msg(kept == N, "%u of %u blocked workers kept a monitor (budget %u, %u at first)",
+		      kept, N, atomic_load(&pool->reg.monitor_cap), cap);
 	for (int i = 0; i < N; i++)
 		releaser(&b[i]);
 	ck_assert_int_eq(rp_pool_destroy(pool), 0);
@@ -520,6 +521,63 @@ static bool is_parked(void *arg)
 	pthread_mutex_unlock(&p->pool->lock);
 	return on;
 }
+
+/*
+ * The slack waits for an unhinted block: a pool whose callbacks block only
+ * with hints holds C + 4 monitors however many workers it has, since the
+ * others would watch nothing (monitor.c, rp__monitor_widen()).  Twelve
+ * callbacks in hinted waits at once, C = 1: at most five monitors, the
+ * budget still five; then one unhinted block opens the rest of it.
+ */
+START_TEST(test_regulator_hinted_blocks_keep_bare_budget)
+{
+	enum { N = 12 };
+	static struct gate g[N];
+	struct blocker blk = { 0 }, behind = { 0 };
+	unsigned cap0, cap;
+	rp_pool *pool;
+
+	set_monitor();
+	memset(g, 0, sizeof(g));
+	pool = t_pool(1, 0, 0, 0);
+	cap0 = atomic_load(&pool->reg.monitor_cap);
+	if (monitor || !pool->reg.perf_ok) {
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+		return;
+	}
+	t_assert_u(cap0, ==, pool->concurrency + RP_MONITOR_EXTRA);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(rp_post(pool, gate_fn, &g[i]), 0);
+		if (!t_wait_until(gate_in, &g[i], 10000)) {
+			t_dump(pool, "a hinted callback never started");
+			ck_abort();
+		}
+	}
+	cap = atomic_load(&pool->reg.monitor_cap);
+	ck_assert_msg(cap == cap0 && atomic_load(&pool->reg.monitors) <= cap0,
+		      "%u monitors, budget %u, after hinted blocks only (bare budget %u)",
+		      atomic_load(&pool->reg.monitors), cap, cap0);
+	ck_assert_int_eq(rp_post(pool, futex_blocker, &blk), 0);
+	ck_assert(t_wait_until(started, &blk, 10000));
+	/* Work waiting behind it, so that the block matters. */
+	ck_assert_int_eq(rp_post(pool, releaser, &behind), 0);
+	if (!t_wait_until(detected_one, pool, 10000)) {
+		t_dump(pool, "the unhinted block was never seen");
+		ck_abort();
+	}
+	cap = atomic_load(&pool->reg.monitor_cap);
+	/* Wider where resources allow (not in the confined pass), never
+	 * narrower. */
+	ck_assert_msg(cap >= cap0 && atomic_load(&pool->reg.monitor_slack) == 0,
+		      "budget %u after an unhinted block (was %u), slack left %u", cap, cap0,
+		      atomic_load(&pool->reg.monitor_slack));
+	releaser(&blk);
+	for (int i = 0; i < N; i++)
+		t_event_set(&g[i].open);
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	t_assert_i(atomic_load(&blk.timed_out), ==, 0);
+}
+END_TEST
 
 /*
  * Defect F: the monitor budget (C + 4) must follow the running workers.
@@ -721,6 +779,7 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_monitor_kind);
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
 	tcase_add_test(tc, test_regulator_blocked_keep_monitors);
+	tcase_add_test(tc, test_regulator_hinted_blocks_keep_bare_budget);
 	tcase_add_test(tc, test_regulator_sees_short_lived_sleepers);
 	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	tcase_add_test(tc, test_regulator_monitors_leave_parked_workers);
