@@ -284,6 +284,7 @@ struct rp_regulator {
 	                                *    the regulator tries again (rp__regulator_retry()) */
 	_Atomic unsigned long long spawn_retries; /* A: its attempts (tests) */
 	bool perf_ok;                  /* I: workers may open perf monitors (monitor.c) */
+	int probe_fd;                  /* I: the pool's disabled monitor, or -1 (monitor.c) */
 	bool clock_only;               /* I: RINGPOOL_MONITOR=clock: no /proc either */
 	struct rp_worker **watch;      /* L: the workers with a perf monitor; I: the array,
 	                                *    watch_cap entries */

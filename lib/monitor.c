@@ -107,6 +107,81 @@ static unsigned monitor_slack(const rp_pool *pool, uint64_t room)
 }
 
 /*
+ * Open a context-switch monitor on thread @tid (0: the caller), @disabled
+ * or recording: a PERF_COUNT_SW_DUMMY event with context_switch = 1, its
+ * records timed on CLOCK_MONOTONIC where the kernel can (*@timed).
+ * Return: the descriptor, or -1 with errno set.
+ */
+static int perf_open(pid_t tid, bool disabled, bool *timed)
+{
+	struct perf_event_attr attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_DUMMY;
+	attr.context_switch = 1;
+	attr.disabled = disabled;
+	/* Required at perf_event_paranoid 2; switch records still come. */
+	attr.exclude_kernel = 1;
+	attr.exclude_hv = 1;
+	/* Each record carries its time on our clock (16 bytes in all), so a
+	 * sleep counts only once it has lasted RP_BLOCK_MIN_US. */
+	attr.sample_id_all = 1;
+	attr.sample_type = PERF_SAMPLE_TIME;
+	attr.use_clockid = 1;
+	attr.clockid = CLOCK_MONOTONIC;
+	errno = rp__fault(RP_FAULT_PERF);
+	fd = errno ? -1
+		   : (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0 && errno == EINVAL) {
+		/* use_clockid is Linux 4.1: untimed records, 8 bytes each. */
+		attr.sample_id_all = 0;
+		attr.sample_type = 0;
+		attr.use_clockid = 0;
+		attr.clockid = 0;
+		fd = (int)syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	}
+	*timed = attr.use_clockid;
+	return fd;
+}
+
+/* perf_event_open() failed with @err: refused for good (paranoid level,
+ * seccomp, no perf in the kernel), not for want of a descriptor? */
+static bool perf_refusal(int err)
+{
+	return err == EACCES || err == EPERM || err == ENOSYS || err == ENOENT || err == EINVAL ||
+	       err == EOPNOTSUPP;
+}
+
+/*
+ * The pool's probe: a disabled monitor on the creating thread, held until
+ * the pool is freed.  The first context-switch event in the system turns
+ * on the scheduler's perf hooks and waits for an RCU grace period before
+ * it returns, and so does the next one once all are gone for a second:
+ * 15.8 ms under strace, 3.7-8.6 ms here, paid by the first worker of a
+ * pool before its first task (W4's tree, 25 ms, started 3.7 ms late).
+ * Paid here instead, at creation, and never again while the pool lives,
+ * however long it sits idle with its workers retired.  Disabled, it
+ * records nothing.  It also finds a refusal before any worker tries.
+ * Context: rp_pool_create().
+ */
+static void perf_probe(rp_pool *pool)
+{
+	bool timed;
+	int fd = perf_open(0, true, &timed);
+
+	if (fd >= 0) {
+		pool->reg.probe_fd = fd;
+	} else if (perf_refusal(errno)) {
+		atomic_store(&perf_refused, true);
+		pool->reg.perf_ok = false;
+	}
+	/* Out of descriptors: no probe; workers try for themselves. */
+}
+
+/*
  * Decide whether this pool's workers may use perf monitors.  A perf ring's
  * pages are charged to the user's locked_vm, the very counter io_uring
  * checks against RLIMIT_MEMLOCK (measured on Linux 6.18: as an unprivileged
@@ -135,6 +210,8 @@ void rp__monitor_pool_init(rp_pool *pool)
 		pool->reg.perf_ok = rl.rlim_cur >= want;
 		room = pool->reg.perf_ok ? rl.rlim_cur - want : 0;
 	}
+	if (pool->reg.perf_ok)
+		perf_probe(pool);
 	if (pool->reg.perf_ok) {
 		/* The watch list: the workers that any running worker can
 		 * check between two tasks (regulator.c). */
@@ -153,6 +230,8 @@ void rp__monitor_pool_init(rp_pool *pool)
 
 void rp__monitor_pool_fini(rp_pool *pool)
 {
+	if (pool->reg.probe_fd >= 0)
+		close(pool->reg.probe_fd);
 	free(pool->reg.watch);
 }
 
@@ -190,7 +269,7 @@ void rp__monitor_thread_start(struct rp_worker *w)
  */
 void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 {
-	struct perf_event_attr attr;
+	bool timed;
 	void *map;
 	int fd;
 
@@ -198,36 +277,9 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 		return;
 	if (atomic_fetch_add(&pool->reg.monitors, 1) >= atomic_load(&pool->reg.monitor_cap))
 		goto out_budget;
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = PERF_TYPE_SOFTWARE;
-	attr.config = PERF_COUNT_SW_DUMMY;
-	attr.context_switch = 1;
-	/* Required at perf_event_paranoid 2; switch records still come. */
-	attr.exclude_kernel = 1;
-	attr.exclude_hv = 1;
-	/* Each record carries its time on our clock (16 bytes in all), so a
-	 * sleep counts only once it has lasted RP_BLOCK_MIN_US. */
-	attr.sample_id_all = 1;
-	attr.sample_type = PERF_SAMPLE_TIME;
-	attr.use_clockid = 1;
-	attr.clockid = CLOCK_MONOTONIC;
-	errno = rp__fault(RP_FAULT_PERF);
-	fd = errno ? -1
-		   : (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1, -1,
-				  PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0 && errno == EINVAL) {
-		/* use_clockid is Linux 4.1: untimed records, 8 bytes each. */
-		attr.sample_id_all = 0;
-		attr.sample_type = 0;
-		attr.use_clockid = 0;
-		attr.clockid = 0;
-		fd = (int)syscall(SYS_perf_event_open, &attr, (pid_t)atomic_load(&w->tid), -1,
-				  -1, PERF_FLAG_FD_CLOEXEC);
-	}
+	fd = perf_open((pid_t)atomic_load(&w->tid), false, &timed);
 	if (fd < 0) {
-		if (errno == EACCES || errno == EPERM || errno == ENOSYS || errno == ENOENT ||
-		    errno == EINVAL || errno == EOPNOTSUPP) {
+		if (perf_refusal(errno)) {
 			atomic_store(&perf_refused, true);
 			atomic_store(&pool->reg.monitor_slack, 0);
 			atomic_store(&pool->reg.monitor_cap, 0);
@@ -259,7 +311,7 @@ void rp__monitor_attach(rp_pool *pool, struct rp_worker *w)
 	}
 	w->mon.perf_fd = fd;
 	w->mon.perf_map = map;
-	w->mon.timed = attr.use_clockid;
+	w->mon.timed = timed;
 	w->mon.watch_idx = pool->reg.nwatch;
 	pool->reg.watch[pool->reg.nwatch++] = w;
 	atomic_store_explicit(&w->mon.attached, true, memory_order_relaxed);

@@ -132,6 +132,7 @@ RP_EXPORT int rp_pool_create(rp_pool **poolp, const struct rp_pool_opts *opts)
 		return -ENOMEM;
 	memset(pool, 0, sizeof(*pool));
 	pool->adm_fd[0] = pool->adm_fd[1] = -1;
+	pool->reg.probe_fd = -1;
 	pool->concurrency = o.concurrency;
 	atomic_init(&pool->slots, o.concurrency);
 	pool->slots_max = o.concurrency * (1 + RP_OVERCOMMIT);

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
@@ -523,6 +524,64 @@ static bool is_parked(void *arg)
 }
 
 /*
+ * The pool holds a disabled perf monitor of its own from creation to
+ * destroy (monitor.c, perf_probe()), so the RCU grace period that the
+ * first context-switch event of the system costs is paid by
+ * rp_pool_create(), not by the first worker before its first task, and
+ * not again after the workers retired: the probe is a perf event, open
+ * while the pool runs tasks and after its only worker has retired, and
+ * closed with the pool.
+ */
+static void tick_once(void *arg)
+{
+	atomic_fetch_add((_Atomic unsigned *)arg, 1);
+}
+
+static bool ticked(void *arg)
+{
+	return atomic_load((_Atomic unsigned *)arg) > 0;
+}
+
+START_TEST(test_regulator_probe_held_for_pool_life)
+{
+	_Atomic unsigned n = 0;
+	char link[64], path[64];
+	struct rp_stats st;
+	rp_pool *pool;
+	ssize_t len;
+	int fd;
+
+	set_monitor();
+	pool = t_pool(1, 0, 0, 1);
+	fd = pool->reg.probe_fd;
+	if (monitor || !pool->reg.perf_ok) {
+		printf("probe_held_for_pool_life: no perf here: not tested\n");
+		ck_assert_int_eq(rp_pool_destroy(pool), 0);
+		return;
+	}
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rp_post(pool, tick_once, &n), 0);
+	ck_assert(t_wait_until(ticked, &n, 10000));
+	/* The worker retires after 1 ms idle; the probe stays. */
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(rp_pool_stats(pool, &st), 0);
+		if (st.threads == 0)
+			break;
+		t_sleep_ms(2);
+	}
+	t_assert_u(st.threads, ==, 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	len = readlink(path, link, sizeof(link) - 1);
+	ck_assert_int_gt(len, 0);
+	link[len] = '\0';
+	ck_assert_str_eq(link, "anon_inode:[perf_event]");
+	ck_assert_int_eq(rp_pool_destroy(pool), 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
+/*
  * The slack waits for an unhinted block: a pool whose callbacks block only
  * with hints holds C + 4 monitors however many workers it has, since the
  * others would watch nothing (monitor.c, rp__monitor_widen()).  Twelve
@@ -780,6 +839,7 @@ static Suite *make(const char *name)
 	tcase_add_test(tc, test_regulator_monitors_follow_running);
 	tcase_add_test(tc, test_regulator_blocked_keep_monitors);
 	tcase_add_test(tc, test_regulator_hinted_blocks_keep_bare_budget);
+	tcase_add_test(tc, test_regulator_probe_held_for_pool_life);
 	tcase_add_test(tc, test_regulator_sees_short_lived_sleepers);
 	tcase_add_test(tc, test_regulator_workers_watch_each_other);
 	tcase_add_test(tc, test_regulator_monitors_leave_parked_workers);
