@@ -78,9 +78,10 @@ static bool can_ipc_lock(void)
  * memory are plentiful: up to 2C + RP_MONITOR_SLACK more, within 1/32 of
  * RLIMIT_NOFILE, the locked memory left (@room bytes), and the pool's
  * threads; granted at the pool's first unhinted block
- * (rp__monitor_widen()).  With the bare budget, a worker seen blocked gives its monitor
- * up and the replacement opens one: a close, an munmap that shoots down
- * the other CPUs' TLBs, a perf_event_open and an mmap per block.  W3b on
+ * (rp__monitor_widen()).  With the bare budget, a worker seen blocked
+ * gives its monitor up and the replacement opens one: a close, an munmap
+ * that shoots down the other CPUs' TLBs, a perf_event_open and an mmap per
+ * block.  W3b on
  * 2 vCPUs (3 tasks in 10 sleep 2 ms, ~26 workers) did ~3,000 of those in
  * 1.5 s, and ran 9-27% faster with 30 monitors instead of 6 (two A/B
  * runs, issue 14).  W9 (64 clients whose reads block, ~50 workers) still
@@ -407,8 +408,12 @@ static void perf_detach_locked(rp_pool *pool, struct rp_monitor *m)
  */
 void rp__monitor_widen(rp_pool *pool)
 {
-	unsigned slack = atomic_exchange(&pool->reg.monitor_slack, 0);
+	unsigned slack;
 
+	/* After the first time, a load: W9 sees thousands of blocks a second. */
+	if (!atomic_load_explicit(&pool->reg.monitor_slack, memory_order_relaxed))
+		return;
+	slack = atomic_exchange(&pool->reg.monitor_slack, 0);
 	if (slack)
 		atomic_fetch_add(&pool->reg.monitor_cap, slack);
 }

@@ -523,15 +523,6 @@ static bool is_parked(void *arg)
 	return on;
 }
 
-/*
- * The pool holds a disabled perf monitor of its own from creation to
- * destroy (monitor.c, perf_probe()), so the RCU grace period that the
- * first context-switch event of the system costs is paid by
- * rp_pool_create(), not by the first worker before its first task, and
- * not again after the workers retired: the probe is a perf event, open
- * while the pool runs tasks and after its only worker has retired, and
- * closed with the pool.
- */
 static void tick_once(void *arg)
 {
 	atomic_fetch_add((_Atomic unsigned *)arg, 1);
@@ -542,6 +533,15 @@ static bool ticked(void *arg)
 	return atomic_load((_Atomic unsigned *)arg) > 0;
 }
 
+/*
+ * The pool holds a disabled perf monitor of its own from creation to
+ * destroy (monitor.c, perf_probe()), so the RCU grace period that the
+ * first context-switch event of the system costs is paid by
+ * rp_pool_create(), not by the first worker before its first task, and
+ * not again after the workers retired: the probe is a perf event, open
+ * while the pool runs tasks and after its only worker has retired, and
+ * closed with the pool.
+ */
 START_TEST(test_regulator_probe_held_for_pool_life)
 {
 	_Atomic unsigned n = 0;
